@@ -1,0 +1,44 @@
+"""Runs mirjax: `python launch.py --config=configs/paper.py --workdir=runs/paper`.
+
+Thin by design: parses flags and hands the locked config to `mirjax.experiment.run`.
+Any config field can be overridden, e.g. `--config.data.negatives.threshold=3.15`.
+"""
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from mirjax import experiment
+from mirjax.errors import MirjaxError
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a configs/*.py file.",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for every output of the run.")
+_MODE = flags.DEFINE_enum("mode", "dataset", experiment.MODES, "What to run.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def parse_flags(argv):
+  """Like absl's parser, but an override of a field the config lacks gets a plain message."""
+  try:
+    return flags.FLAGS(argv)
+  except (AttributeError, KeyError) as e:
+    field = str(e).strip("\"'")
+    overrides = [a for a in argv[1:] if a.startswith("--config.")]
+    raise SystemExit(f"error: the config has no field {field!r} (overrides given: {overrides}). "
+                     "All fields and their defaults are in mirjax/config.py.") from None
+  except flags.Error as e:
+    raise SystemExit(f"error: {e}\nPass --helpfull to list the flags.") from None
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  try:
+    experiment.run(_CONFIG.value, _WORKDIR.value, _MODE.value)
+  except MirjaxError as e:  # a user-facing problem: say it plainly, no traceback
+    logging.error("%s", e)
+    raise SystemExit(f"error: {e}") from None
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,50 @@
+"""Atomic file output: a reader sees either the old file or the complete new one.
+
+Every artifact mirjax writes (JSON reports, CSV tables, plots, cached inputs) goes through
+these helpers, so a run killed half-way never leaves a truncated file behind.
+"""
+
+import contextlib
+import json
+import os
+import tempfile
+from typing import Any, Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+  """Yields a temporary path in the target's directory; renames it over `path` on success.
+
+  On any exception the temporary file is removed and `path` is left untouched.
+  """
+  path = os.fspath(path)
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  suffix = os.path.splitext(path)[1]  # keeps e.g. '.png' so writers can infer the format
+  fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=f".tmp{suffix}", dir=directory)
+  os.close(fd)
+  try:
+    yield tmp
+    with open(tmp, "rb") as f:
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    with contextlib.suppress(FileNotFoundError):
+      os.remove(tmp)
+    raise
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+  with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+    f.write(text)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+  write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+  """Lets numpy scalars and arrays go into JSON without callers converting them."""
+  if hasattr(obj, "tolist"):
+    return obj.tolist()
+  raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")

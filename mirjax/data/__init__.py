@@ -1,0 +1,1 @@
+"""Inputs, dataset construction and cross-validation folds."""

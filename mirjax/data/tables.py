@@ -1,0 +1,95 @@
+"""Readers for the two kinds of input table, with errors that name the file, line and field.
+
+Line numbers in messages are 1-based lines of the file as a text editor shows them
+(the header is line 1), so a user can jump straight to the offending row.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+import pandas as pd
+
+from mirjax.errors import DataError
+
+NAME_COLUMN = "label"
+MTI_COLUMNS = ("miRNA", "Target Gene", "Support Type")
+FUNCTIONAL_SUPPORT = ("Functional MTI", "Functional MTI (Weak)")
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbeddingTable:
+  names: tuple[str, ...]
+  vectors: np.ndarray  # float32 [n, dim]
+  path: str
+
+
+def _read_csv(path: str, **kwargs) -> pd.DataFrame:
+  try:
+    return pd.read_csv(path, encoding="utf-8-sig", compression="infer", **kwargs)
+  except FileNotFoundError as e:
+    raise DataError(f"{path}: file not found.") from e
+  except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, EOFError, OSError) as e:
+    raise DataError(f"{path}: not a readable CSV table ({e}). The file is corrupt or truncated; "
+                    "replace it with a fresh copy.") from e
+
+
+def read_embeddings(path: str, dim: int = 128) -> EmbeddingTable:
+  """Reads an SG-LSTM embedding table: columns '0'..'dim-1' (numbers) and 'label' (the name)."""
+  df = _read_csv(path, dtype=str, keep_default_na=False)
+  expected = [str(i) for i in range(dim)]
+  missing = [c for c in expected + [NAME_COLUMN] if c not in df.columns]
+  if missing:
+    raise DataError(f"{path}: header lacks column(s) {missing[:5]}{'…' if len(missing) > 5 else ''}; "
+                    f"an embedding table needs columns 0..{dim - 1} and '{NAME_COLUMN}'.")
+  values = df[expected].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+  bad = ~np.isfinite(values)
+  if bad.any():
+    row, col = map(int, np.argwhere(bad)[0])
+    raw = df[expected[col]].iloc[row]
+    raise DataError(f"{path}: line {row + 2}, column '{expected[col]}' holds {raw!r}, which is not a "
+                    f"finite number ({int(bad.sum())} such cell(s) in all). Fix or replace the file.")
+  names = df[NAME_COLUMN].str.strip()
+  empty = np.flatnonzero(names.to_numpy() == "")
+  if empty.size:
+    raise DataError(f"{path}: line {empty[0] + 2} has an empty '{NAME_COLUMN}' (name) field.")
+  dup = names.duplicated(keep=False)
+  if dup.any():
+    name = names[dup].iloc[0]
+    lines = [int(i) + 2 for i in np.flatnonzero(names.to_numpy() == name)]
+    raise DataError(f"{path}: name {name!r} appears more than once (lines {lines}); "
+                    "every row must name a distinct miRNA or gene.")
+  return EmbeddingTable(tuple(names), values.astype(np.float32), os.fspath(path))
+
+
+@dataclasses.dataclass(frozen=True)
+class GridEvidence:
+  """miRTarBase evidence restricted to a miRNA × gene grid, as boolean [n_mirna, n_gene] masks."""
+  functional: np.ndarray  # at least one Functional MTI or Functional MTI (Weak) record
+  any_record: np.ndarray  # at least one record of any support type
+  n_records: int  # records (rows) that fall in the grid
+
+
+def read_grid_evidence(path: str, mirnas: tuple[str, ...], genes: tuple[str, ...]) -> GridEvidence:
+  """Reads a miRTarBase MTI table (.csv or .csv.gz) and marks the grid pairs it supports."""
+  df = _read_csv(path, usecols=lambda c: c in MTI_COLUMNS, dtype=str, keep_default_na=False)
+  missing = [c for c in MTI_COLUMNS if c not in df.columns]
+  if missing:
+    raise DataError(f"{path}: header lacks column(s) {missing}; expected a miRTarBase MTI table "
+                    f"with columns {list(MTI_COLUMNS)}.")
+  return grid_evidence(df, mirnas, genes)
+
+
+def grid_evidence(mti: pd.DataFrame, mirnas: tuple[str, ...], genes: tuple[str, ...]) -> GridEvidence:
+  """Marks the grid pairs that an MTI table (columns as in `MTI_COLUMNS`) supports."""
+  mi = pd.Index(mirnas).get_indexer(mti["miRNA"].astype(str).str.strip())
+  gi = pd.Index(genes).get_indexer(mti["Target Gene"].astype(str).str.strip())
+  in_grid = (mi >= 0) & (gi >= 0)
+  mi, gi = mi[in_grid], gi[in_grid]
+  functional_rows = mti["Support Type"].astype(str).str.strip().isin(FUNCTIONAL_SUPPORT).to_numpy()
+  functional_rows = functional_rows[in_grid]
+  any_record = np.zeros((len(mirnas), len(genes)), bool)
+  any_record[mi, gi] = True
+  functional = np.zeros_like(any_record)
+  functional[mi[functional_rows], gi[functional_rows]] = True
+  return GridEvidence(functional=functional, any_record=any_record, n_records=int(in_grid.sum()))

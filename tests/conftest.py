@@ -1,0 +1,49 @@
+"""Shared fixtures. No test touches the user's cache or depends on the caller's MIRJAX_DATA_DIR."""
+
+import os
+
+import pytest
+
+from mirjax import config as config_lib
+from mirjax.data import synthetic
+
+REAL_DATA_DIR = os.environ.get("MIRJAX_DATA_DIR", "")
+
+SMALL_SYNTHETIC = dict(n_mirna=40, n_gene=30, dim=16, n_clusters=4, p_within=0.4, p_across=0.02,
+                       seed=3)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch):
+  monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+  monkeypatch.delenv("MIRJAX_DATA_DIR", raising=False)
+
+
+@pytest.fixture
+def real_data_dir():
+  if not REAL_DATA_DIR or not os.path.isdir(REAL_DATA_DIR):
+    pytest.skip("real data not available: set MIRJAX_DATA_DIR (e.g. ../shared/data/raw)")
+  return REAL_DATA_DIR
+
+
+@pytest.fixture
+def synthetic_files(tmp_path):
+  """Synthetic inputs written under the real file names: exercises the real parsing path."""
+  directory = tmp_path / "raw"
+  return synthetic.write_raw_files(str(directory), **SMALL_SYNTHETIC)
+
+
+def synthetic_data_config(**overrides):
+  """`config.data` for in-memory synthetic tables of the small size above."""
+  c = config_lib.default_config()
+  c.data.source = "synthetic"
+  c.data.dim = SMALL_SYNTHETIC["dim"]
+  for k in ("n_mirna", "n_gene", "n_clusters", "p_within", "p_across", "seed"):
+    c.data.synthetic[k] = SMALL_SYNTHETIC[k]
+  for k, v in overrides.items():
+    target = c.data
+    *path, leaf = k.split(".")
+    for p in path:
+      target = target[p]
+    target[leaf] = v
+  return c.data
