@@ -4,6 +4,8 @@ Thin by design: parses flags and hands the locked config to `mirjax.experiment.r
 Any config field can be overridden, e.g. `--config.data.negatives.threshold=3.15`.
 """
 
+import os
+
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -13,7 +15,8 @@ from mirjax.errors import MirjaxError
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a configs/*.py file.",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for every output of the run.")
-_MODE = flags.DEFINE_enum("mode", "dataset", experiment.MODES, "What to run.")
+_MODE = flags.DEFINE_enum("mode", "train", experiment.MODES,
+                           "train: dataset + cross-validated training; dataset: data stage only.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -30,9 +33,17 @@ def parse_flags(argv):
     raise SystemExit(f"error: {e}\nPass --helpfull to list the flags.") from None
 
 
+class _ProgressOnly(logging.logging.Filter):
+  """Keeps mirjax's own INFO lines (progress, ETA) and every library's warnings and errors."""
+
+  def filter(self, record):
+    return record.levelno >= logging.logging.WARNING or f"{os.sep}mirjax{os.sep}" in record.pathname
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  logging.get_absl_handler().python_handler.addFilter(_ProgressOnly())
   try:
     experiment.run(_CONFIG.value, _WORKDIR.value, _MODE.value)
   except MirjaxError as e:  # a user-facing problem: say it plainly, no traceback

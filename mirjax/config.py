@@ -41,7 +41,50 @@ def default_config() -> ml_collections.ConfigDict:
   c.data.synthetic.p_within = 0.35
   c.data.synthetic.p_across = 0.01
   c.data.synthetic.seed = 0
+
+  c.ae = ml_collections.ConfigDict()
+  c.ae.hidden = (128, 64)  # encoder widths before the latent; the decoder mirrors them
+  c.ae.latent = 16
+  c.ae.leaky_slope = 0.01
+  c.ae.epochs = 200
+  c.ae.batch_size = 64
+  c.ae.learning_rate = 1e-3
+  c.ae.val_fraction = 0.2  # the paper's 8:2 split, of each fold's training pairs
+
+  c.lstm = ml_collections.ConfigDict()
+  c.lstm.hidden = 128  # as SG-LSTM
+  c.lstm.layers = 3
+  c.lstm.step_features = 16  # 272 inputs read as 17 steps x 16
+  c.lstm.epochs = 200
+  c.lstm.batch_size = 128
+  c.lstm.learning_rate = 1e-3
+  # Held out of each fold's training pairs for the validation curve only (the last epoch is used;
+  # nothing is selected on it). 0 trains on every training pair, as the paper does.
+  c.lstm.val_fraction = 0.0
+  c.lstm.standardize = False  # z-score inputs with statistics of the training fold only
+
+  c.train = ml_collections.ConfigDict()
+  c.train.parallel_folds = True  # False: folds one after another (same numbers), for benchmarks
+  c.train.checkpoint_every = 10  # epochs
+  c.train.keep_checkpoints = 3
   return c
+
+
+# Fields that change how a run executes but not what it computes: a workdir may be resumed with
+# other values of these.
+EXECUTION_FIELDS = ("data.dir", "data.fetch", "train.parallel_folds", "train.checkpoint_every",
+                    "train.keep_checkpoints")
+
+
+def flatten(config: ml_collections.ConfigDict | dict, prefix: str = "") -> dict:
+  """{'a.b.c': value} for every leaf."""
+  out = {}
+  for key, value in dict(config).items():
+    if isinstance(value, (ml_collections.ConfigDict, dict)):
+      out.update(flatten(value, f"{prefix}{key}."))
+    else:
+      out[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+  return out
 
 
 def _require(ok: bool, field: str, value, why: str) -> None:
@@ -61,6 +104,26 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _require(d.dim >= 1, "data.dim", d.dim, "must be positive.")
   _require(d.negatives.ratio > 0, "data.negatives.ratio", d.negatives.ratio, "must be > 0.")
   _require(d.negatives.band >= 0, "data.negatives.band", d.negatives.band, "must be >= 0.")
+  for stage in ("ae", "lstm"):
+    st = config[stage]
+    _require(st.epochs >= 1, f"{stage}.epochs", st.epochs, "must be at least 1.")
+    _require(st.batch_size >= 1, f"{stage}.batch_size", st.batch_size, "must be at least 1.")
+    _require(st.learning_rate > 0, f"{stage}.learning_rate", st.learning_rate, "must be > 0.")
+    _require(0 <= st.val_fraction < 1, f"{stage}.val_fraction", st.val_fraction,
+             "must be in [0, 1).")
+  _require(len(config.ae.hidden) >= 1 and min(config.ae.hidden) >= 1, "ae.hidden",
+           config.ae.hidden, "needs at least one positive width.")
+  _require(config.ae.latent >= 1, "ae.latent", config.ae.latent, "must be at least 1.")
+  width = 2 * d.dim + config.ae.latent
+  _require(config.lstm.step_features >= 1 and width % config.lstm.step_features == 0,
+           "lstm.step_features", config.lstm.step_features,
+           f"must divide the classifier input width 2*data.dim + ae.latent = {width}.")
+  _require(config.lstm.hidden >= 1, "lstm.hidden", config.lstm.hidden, "must be at least 1.")
+  _require(config.lstm.layers >= 1, "lstm.layers", config.lstm.layers, "must be at least 1.")
+  _require(config.train.checkpoint_every >= 1, "train.checkpoint_every",
+           config.train.checkpoint_every, "must be at least 1.")
+  _require(config.train.keep_checkpoints >= 1, "train.keep_checkpoints",
+           config.train.keep_checkpoints, "must be at least 1.")
   s = d.synthetic
   for name in ("n_mirna", "n_gene", "n_clusters"):
     _require(s[name] >= 1, f"data.synthetic.{name}", s[name], "must be >= 1.")

@@ -32,3 +32,40 @@ def dissimilarity_histogram(path: str, *, positive: np.ndarray, unknown: np.ndar
   ax.set_title("miRNA–gene embedding dissimilarity")
   ax.legend(fontsize=8)
   _save(fig, path)
+
+
+def roc_curves(path: str, curves: list[tuple[np.ndarray, np.ndarray, float]]) -> None:
+  """One ROC curve per fold; `curves` holds (fpr, tpr, auc) per fold."""
+  fig, ax = plt.subplots(figsize=(5, 5))
+  for k, (fpr, tpr, auc) in enumerate(curves):
+    ax.plot(fpr, tpr, lw=1.3, label=f"fold {k} (AUC {auc:.4f})")
+  ax.plot([0, 1], [0, 1], color="0.7", ls=":", lw=1)
+  ax.set_xlabel("false positive rate")
+  ax.set_ylabel("true positive rate")
+  ax.set_title(f"ROC, mean AUC {np.mean([c[2] for c in curves]):.4f}")
+  ax.legend(loc="lower right", fontsize=8)
+  _save(fig, path)
+
+
+def loss_curves(path: str, rows: list[dict]) -> None:
+  """Train and validation loss per epoch for each stage (mean over replicas, band = min..max)."""
+  stages = sorted({r["stage"] for r in rows}, key=["ae", "lstm"].index)
+  fig, axes = plt.subplots(1, len(stages), figsize=(5 * len(stages), 3.6), squeeze=False)
+  for ax, stage in zip(axes[0], stages):
+    for key, colour in (("train_loss", "C0"), ("val_loss", "C1")):
+      pts = [(r["epoch"], r["replica"], r[key]) for r in rows if r["stage"] == stage
+             and r.get(key) is not None]
+      if not pts:
+        continue
+      epochs = np.array(sorted({p[0] for p in pts}))
+      grid = np.full((epochs.size, max(p[1] for p in pts) + 1), np.nan)
+      index = {e: i for i, e in enumerate(epochs)}
+      for e, r, v in pts:
+        grid[index[e], r] = v
+      ax.plot(epochs, np.nanmean(grid, 1), color=colour, label=key.replace("_", " "))
+      ax.fill_between(epochs, np.nanmin(grid, 1), np.nanmax(grid, 1), color=colour, alpha=0.2)
+    ax.set_title({"ae": "autoencoder (MSE)", "lstm": "LSTM (cross-entropy)"}.get(stage, stage))
+    ax.set_xlabel("epoch")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+  _save(fig, path)

@@ -17,7 +17,7 @@ def launch(*args, env=None):
 
 def test_dataset_mode_writes_report_and_plot(tmp_path):
   w = tmp_path / "w"
-  p = launch("--config=configs/quick.py", f"--workdir={w}", "--mode=dataset", *SYNTHETIC)
+  p = launch("--config=configs/quick.py", f"--workdir={w}", "--mode=dataset", *SYNTHETIC)  # no training
   assert p.returncode == 0, p.stderr
   report = json.loads((w / "dataset.json").read_text())
   assert report["n_mirna"] == 40 and report["n_negative"] == report["n_positive"] > 0
@@ -38,6 +38,12 @@ def test_bad_config_value_is_a_plain_error(tmp_path):
              *SYNTHETIC)
   assert p.returncode != 0
   assert "config.data.folds=1" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_negative_epochs_is_a_plain_error(tmp_path):
+  p = launch("--config=configs/tiny.py", f"--workdir={tmp_path}", "--config.lstm.epochs=-1")
+  assert p.returncode != 0
+  assert "config.lstm.epochs=-1: must be at least 1" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_missing_data_names_the_file_and_remedies(tmp_path):
