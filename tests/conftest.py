@@ -1,5 +1,6 @@
 """Shared fixtures. No test touches the user's cache or depends on the caller's MIRJAX_DATA_DIR."""
 
+import importlib.util
 import os
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from mirjax import config as config_lib
 from mirjax.data import synthetic
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_DATA_DIR = os.environ.get("MIRJAX_DATA_DIR", "")
 
 SMALL_SYNTHETIC = dict(n_mirna=40, n_gene=30, dim=16, n_clusters=4, p_within=0.4, p_across=0.02,
@@ -33,6 +35,26 @@ def synthetic_files(tmp_path):
   return synthetic.write_raw_files(str(directory), **SMALL_SYNTHETIC)
 
 
+def with_overrides(config, overrides: dict):
+  """Sets dotted fields, e.g. {'lstm.hidden': 8}, as `--config.lstm.hidden=8` would."""
+  for key, value in overrides.items():
+    *path, leaf = key.split(".")
+    target = config
+    for p in path:
+      target = target[p]
+    target[leaf] = value
+  return config
+
+
+def tiny_config(**overrides):
+  """configs/tiny.py (a seconds-long synthetic run) with dotted overrides."""
+  spec = importlib.util.spec_from_file_location("tiny_config", os.path.join(ROOT, "configs",
+                                                                            "tiny.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return with_overrides(module.get_config(), overrides)
+
+
 def synthetic_data_config(**overrides):
   """`config.data` for in-memory synthetic tables of the small size above."""
   c = config_lib.default_config()
@@ -40,10 +62,4 @@ def synthetic_data_config(**overrides):
   c.data.dim = SMALL_SYNTHETIC["dim"]
   for k in ("n_mirna", "n_gene", "n_clusters", "p_within", "p_across", "seed"):
     c.data.synthetic[k] = SMALL_SYNTHETIC[k]
-  for k, v in overrides.items():
-    target = c.data
-    *path, leaf = k.split(".")
-    for p in path:
-      target = target[p]
-    target[leaf] = v
-  return c.data
+  return with_overrides(c, {f"data.{k}": v for k, v in overrides.items()}).data

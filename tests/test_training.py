@@ -1,6 +1,5 @@
 """The replica-parallel training loop: vmapped == sequential, resume == uninterrupted, NaN fails fast."""
 
-import importlib.util
 import json
 import os
 import shutil
@@ -12,27 +11,11 @@ import optax
 import pandas as pd
 import pytest
 
+from conftest import tiny_config
 from mirjax import experiment, replicas
 from mirjax.checkpoints import ReplicaCheckpoints
 from mirjax.errors import ConfigError
 from mirjax.metrics_log import MetricsLog
-
-_spec = importlib.util.spec_from_file_location(
-    "tiny_config", os.path.join(os.path.dirname(__file__), "..", "configs", "tiny.py"))
-_tiny = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_tiny)
-
-
-def tiny(**overrides):
-  c = _tiny.get_config()
-  for key, value in overrides.items():
-    *path, leaf = key.split(".")
-    target = c
-    for p in path:
-      target = target[p]
-    target[leaf] = value
-  return c
-
 
 def _oof(workdir):
   return pd.read_csv(os.path.join(workdir, "oof_predictions.csv"))
@@ -42,13 +25,13 @@ def _oof(workdir):
 def reference_run(tmp_path_factory):
   """One uninterrupted tiny run (vmapped folds), shared by the comparisons below."""
   w = str(tmp_path_factory.mktemp("reference"))
-  results = experiment.run(tiny(), w)
+  results = experiment.run(tiny_config(), w)
   return w, results
 
 
 def test_vmapped_folds_equal_each_fold_alone(reference_run, tmp_path):
   w, results = reference_run
-  seq = experiment.run(tiny(**{"train.parallel_folds": False}), str(tmp_path))
+  seq = experiment.run(tiny_config(**{"train.parallel_folds": False}), str(tmp_path))
   for a, b in zip(results["folds"], seq["folds"]):
     assert a["auc"] == pytest.approx(b["auc"], abs=2e-3)
   np.testing.assert_allclose(_oof(w)["score"], _oof(tmp_path)["score"], atol=2e-3)
@@ -65,10 +48,10 @@ def test_resume_after_kill_equals_uninterrupted(reference_run, tmp_path, monkeyp
 
   monkeypatch.setattr(MetricsLog, "append", killed_at_lstm_epoch_3)
   with pytest.raises(KeyboardInterrupt):
-    experiment.run(tiny(), str(tmp_path))
+    experiment.run(tiny_config(), str(tmp_path))
   assert not (tmp_path / "results.json").exists()
   monkeypatch.setattr(MetricsLog, "append", original)
-  resumed = experiment.run(tiny(), str(tmp_path))
+  resumed = experiment.run(tiny_config(), str(tmp_path))
   np.testing.assert_array_equal(_oof(w)["score"], _oof(tmp_path)["score"])
   assert [f["auc"] for f in resumed["folds"]] == [f["auc"] for f in results["folds"]]
   rows = MetricsLog(str(tmp_path / "metrics.jsonl")).rows()
@@ -81,9 +64,9 @@ def test_resume_refuses_a_different_config(reference_run, tmp_path):
   w, _ = reference_run
   shutil.copytree(w, tmp_path / "w")
   with pytest.raises(ConfigError, match="lstm.hidden"):
-    experiment.run(tiny(**{"lstm.hidden": 8}), str(tmp_path / "w"))
+    experiment.run(tiny_config(**{"lstm.hidden": 8}), str(tmp_path / "w"))
   # Execution-only fields may differ.
-  experiment.run(tiny(**{"train.parallel_folds": False}), str(tmp_path / "w"))
+  experiment.run(tiny_config(**{"train.parallel_folds": False}), str(tmp_path / "w"))
 
 
 @pytest.mark.parametrize("damage", ["truncate", "remove_data"])
