@@ -15,6 +15,7 @@ import json
 import os
 import time
 
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from absl import logging
 from mirjax import atomic, evaluation, pipeline, plots, provenance
 from mirjax import config as config_lib
 from mirjax.data import dataset as dataset_lib
+from mirjax.data import folds as folds_lib
 from mirjax.errors import ConfigError
 from mirjax.metrics_log import MetricsLog
 
@@ -93,11 +95,12 @@ def distance_baseline(ds: dataset_lib.Dataset, test_idx: np.ndarray) -> dict:
   return {"per_fold_auc": aucs, "mean_auc": float(np.mean(aucs))}
 
 
-def evaluate_and_write(ds: dataset_lib.Dataset, trained: pipeline.TrainedFolds, workdir: str,
+def evaluate_and_write(ds: dataset_lib.Dataset, oof_scores: np.ndarray, workdir: str,
                        wall_seconds: float) -> dict:
+  """Writes results.json, roc_curves.json, oof_predictions.csv and roc.png from [k, n_test] scores."""
   per_fold, curves, roc_points, oof = [], [], {}, []
   n_labelled = ds.folds.size
-  for k, (idx, scores) in enumerate(zip(trained.test_idx, trained.scores)):
+  for k, (idx, scores) in enumerate(zip(ds.folds, oof_scores)):
     labels = ds.labels[idx]
     m = evaluation.classification_metrics(labels, scores)
     m.update(fold=k, n_train=n_labelled - idx.size, n_test=int(idx.size))
@@ -116,7 +119,7 @@ def evaluate_and_write(ds: dataset_lib.Dataset, trained: pipeline.TrainedFolds, 
       "std_auc": summary["auc"]["std"],
       "summary": summary,
       "std_note": "sample standard deviation across folds (ddof=1)",
-      "baselines": {"distance_only": distance_baseline(ds, trained.test_idx)},
+      "baselines": {"distance_only": distance_baseline(ds, ds.folds)},
       "paper": PAPER,
       "wall_seconds": wall_seconds,
   }
@@ -151,10 +154,12 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train") ->
     return r
 
   log = MetricsLog(os.path.join(workdir, "metrics.jsonl"))
-  trained = pipeline.train_folds(config, ds, checkpoint_root=os.path.join(workdir, "checkpoints"),
-                                 metrics_log=log)
+  trained = pipeline.train_replicas(config, ds, folds_lib.train_indices(ds.folds),
+                                    checkpoint_root=os.path.join(workdir, "checkpoints"),
+                                    metrics_log=log)
   plots.loss_curves(os.path.join(workdir, "loss_curves.png"), log.rows())
-  results = evaluate_and_write(ds, trained, workdir, time.time() - t0)
+  oof_scores = np.asarray(trained.score(jnp.asarray(ds.pair_features()[ds.folds])))
+  results = evaluate_and_write(ds, oof_scores, workdir, time.time() - t0)
   s = results["summary"]
   logging.info("done in %.0fs: AUC %.4f ± %.4f, AUPR %.4f, F1 %.4f (distance-only AUC %.4f; "
                "paper AUC %.4f)", results["wall_seconds"], s["auc"]["mean"], s["auc"]["std"],

@@ -9,6 +9,7 @@ replica carries only its index arrays (and, for stage 2, its own latent codes an
 """
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -22,33 +23,34 @@ from mirjax.data import folds as folds_lib
 from mirjax.errors import ConfigError
 
 AE_STAGE, LSTM_STAGE = "ae", "lstm"
+FINAL_PREFIX = "final_"  # the optional model fit on all labelled pairs: stages final_ae, final_lstm
+# Each stage draws its randomness from its own stream (changing these changes every result).
+STAGE_IDS = {AE_STAGE: 1, LSTM_STAGE: 2, FINAL_PREFIX + AE_STAGE: 3, FINAL_PREFIX + LSTM_STAGE: 4}
 
 
 @dataclasses.dataclass(frozen=True)
 class ReplicaSplits:
   """Per-replica index arrays into the labelled pairs, int32 [n_replicas, n]."""
   fit: np.ndarray  # examples the optimizer sees
-  val: np.ndarray  # held out from the training fold, for monitoring only
-  test: np.ndarray  # the fold's test pairs (never seen in training)
+  val: np.ndarray  # held out of the replica's training pairs, for monitoring only
 
 
-def fold_splits(folds: np.ndarray, val_fraction: float, seed: int, stage: str) -> ReplicaSplits:
-  """Splits each fold's training pairs into fit/val, seeded per (seed, stage, fold)."""
-  train = folds_lib.train_indices(folds)
-  n_val = int(round(val_fraction * train.shape[1]))
+def monitoring_split(train_idx: np.ndarray, val_fraction: float, seed: int,
+                     stage: str) -> ReplicaSplits:
+  """Splits each replica's training pairs into fit/val, seeded per (seed, replica, stage)."""
+  n_val = int(round(val_fraction * train_idx.shape[1]))
   fit, val = [], []
-  for k, row in enumerate(train):
-    rng = np.random.default_rng([seed, k, 1 if stage == AE_STAGE else 2])
-    perm = rng.permutation(row)
+  for k, row in enumerate(train_idx):
+    perm = np.random.default_rng([seed, k, STAGE_IDS[stage]]).permutation(row)
     val.append(np.sort(perm[:n_val]))
     fit.append(np.sort(perm[n_val:]))
-  return ReplicaSplits(np.stack(fit).astype(np.int32), np.stack(val).astype(np.int32).reshape(
-      len(train), n_val), folds.astype(np.int32))
+  return ReplicaSplits(np.stack(fit).astype(np.int32),
+                       np.stack(val).astype(np.int32).reshape(len(train_idx), n_val))
 
 
 def replica_keys(seed: int, stage: str, n_replicas: int) -> jax.Array:
   """One key per replica, depending only on (seed, stage, replica index)."""
-  base = jax.random.fold_in(jax.random.PRNGKey(seed), 1 if stage == AE_STAGE else 2)
+  base = jax.random.fold_in(jax.random.PRNGKey(seed), STAGE_IDS[stage])
   return jax.vmap(lambda r: jax.random.fold_in(base, r))(jnp.arange(n_replicas))
 
 
@@ -119,14 +121,6 @@ def init_lstm(cfg, model, key, in_dim: int):
   return replicas.init_state(params, {}, adam(cfg.lstm.learning_rate), k_shuffle)
 
 
-def predict(model, state, data, idx):
-  """P(association) of the pairs `idx` [n_replicas, n] under each replica's own model."""
-  def one(params, latent, mean, std, rows):
-    d = {"x": data["x"], "latent": latent, "mean": mean, "std": std}
-    return jax.nn.softmax(model.apply({"params": params}, lstm_features(d, rows)))[:, 1]
-  return jax.jit(jax.vmap(one))(state["params"], data["latent"], data["mean"], data["std"], idx)
-
-
 def input_stats(x_all: jax.Array, latent: jax.Array, fit_idx: np.ndarray, standardize: bool):
   """Per-replica mean and std of the 272-dim inputs over that replica's fit rows only."""
   def one(lat, rows):
@@ -141,16 +135,38 @@ def input_stats(x_all: jax.Array, latent: jax.Array, fit_idx: np.ndarray, standa
 # ----------------------------------------------------------------------------- both stages
 
 @dataclasses.dataclass(frozen=True)
-class TrainedFolds:
-  scores: np.ndarray  # [k, n_test] out-of-fold P(association), aligned with `test_idx`
-  test_idx: np.ndarray  # [k, n_test] indices into the labelled pairs
+class TrainedReplicas:
+  """Everything needed to score pairs with each replica's AE + LSTM (replica axis leading)."""
+  ae: models.Autoencoder
+  classifier: models.LSTMClassifier
   ae_state: dict
   lstm_state: dict
-  lstm_data: dict
+  mean: jax.Array  # [n_replicas, 272] input statistics of each replica's fit rows
+  std: jax.Array
+
+  @property
+  def n_replicas(self) -> int:
+    return int(self.mean.shape[0])
+
+  def score(self, x: jax.Array) -> jax.Array:
+    """P(association) [n_replicas, n] of pair features x: [n, 256] shared, or [n_replicas, n, 256]."""
+    return _score(self.ae, self.classifier, self.ae_state["params"],
+                  self.ae_state["model_state"], self.lstm_state["params"], self.mean, self.std, x)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _score(ae, clf, ae_params, batch_stats, lstm_params, mean, std, x):
+  def one(ae_p, bs, p, mu, sd, rows):
+    z = ae.apply({"params": ae_p, "batch_stats": bs}, rows, method=models.Autoencoder.encode)
+    f = (jnp.concatenate([rows, z], axis=-1) - mu) / sd
+    return jax.nn.softmax(clf.apply({"params": p}, f))[:, 1]
+  x_axis = 0 if x.ndim == 3 else None
+  return jax.vmap(one, in_axes=(0, 0, 0, 0, 0, x_axis))(ae_params, batch_stats, lstm_params,
+                                                        mean, std, x)
 
 
 def _train_stage(stage: str, loss_fn, stage_cfg, train_cfg, split: ReplicaSplits, state, data,
-                 axes, *, checkpoint_root: str, metrics_log):
+                 axes, *, checkpoint_root: str, metrics_log, require_finished: bool):
   """Trains one stage for all replicas with that stage's optimizer, batch size and epochs."""
   n_fit, batch = split.fit.shape[1], stage_cfg.batch_size
   if batch > n_fit:
@@ -161,38 +177,44 @@ def _train_stage(stage: str, loss_fn, stage_cfg, train_cfg, split: ReplicaSplits
       stage, epoch_fn, state, data, axes, epochs=stage_cfg.epochs,
       samples_per_epoch=n_fit // batch * batch, parallel=train_cfg.parallel_folds,
       checkpoint_dir=f"{checkpoint_root}/{stage}", checkpoint_every=train_cfg.checkpoint_every,
-      keep_checkpoints=train_cfg.keep_checkpoints, metrics_log=metrics_log)
+      keep_checkpoints=train_cfg.keep_checkpoints, metrics_log=metrics_log,
+      require_finished=require_finished)
 
 
-def train_folds(cfg: ml_collections.ConfigDict, ds: dataset_lib.Dataset, *, checkpoint_root: str,
-                metrics_log) -> TrainedFolds:
-  """Runs both stages for all folds as replicas and returns out-of-fold scores."""
-  k = ds.folds.shape[0]
+def train_replicas(cfg: ml_collections.ConfigDict, ds: dataset_lib.Dataset, train_idx: np.ndarray,
+                   *, checkpoint_root: str, metrics_log, stage_prefix: str = "",
+                   require_finished: bool = False) -> TrainedReplicas:
+  """Runs both stages, one replica per row of `train_idx` (indices into the labelled pairs).
+
+  Resumes from (or, when finished, just restores) the checkpoints under `checkpoint_root`.
+  require_finished=True never trains: it fails unless finished checkpoints exist.
+  """
+  k = train_idx.shape[0]
+  ae_stage, lstm_stage = stage_prefix + AE_STAGE, stage_prefix + LSTM_STAGE
   x = jnp.asarray(ds.pair_features())
   in_dim = x.shape[1]
-  common = dict(checkpoint_root=checkpoint_root, metrics_log=metrics_log)
+  common = dict(checkpoint_root=checkpoint_root, metrics_log=metrics_log,
+                require_finished=require_finished)
 
-  # Stage 1: autoencoder, one per fold, fit on that fold's training pairs only.
+  # Stage 1: autoencoder, one per replica, fit on that replica's training pairs only.
   ae = autoencoder(cfg, in_dim)
-  ae_split = fold_splits(ds.folds, cfg.ae.val_fraction, cfg.seed, AE_STAGE)
-  ae_state = jax.vmap(lambda key: init_ae(cfg, ae, key, in_dim))(replica_keys(cfg.seed, AE_STAGE, k))
+  ae_split = monitoring_split(train_idx, cfg.ae.val_fraction, cfg.seed, ae_stage)
+  ae_state = jax.vmap(lambda key: init_ae(cfg, ae, key, in_dim))(replica_keys(cfg.seed, ae_stage, k))
   ae_data = {"x": x, "fit_idx": jnp.asarray(ae_split.fit), "val_idx": jnp.asarray(ae_split.val)}
   ae_axes = {"x": None, "fit_idx": 0, "val_idx": 0}
-  ae_state = _train_stage(AE_STAGE, ae_loss_fn(ae), cfg.ae, cfg.train, ae_split, ae_state, ae_data,
+  ae_state = _train_stage(ae_stage, ae_loss_fn(ae), cfg.ae, cfg.train, ae_split, ae_state, ae_data,
                           ae_axes, **common)
   latent = encode(ae, ae_state, x)  # [k, n_pairs, latent]
 
-  # Stage 2: LSTM on [pair | latent], one per fold.
+  # Stage 2: LSTM on [pair | latent], one per replica.
   clf = classifier(cfg)
-  split = fold_splits(ds.folds, cfg.lstm.val_fraction, cfg.seed, LSTM_STAGE)
+  split = monitoring_split(train_idx, cfg.lstm.val_fraction, cfg.seed, lstm_stage)
   mean, std = input_stats(x, latent, split.fit, cfg.lstm.standardize)
   state = jax.vmap(lambda key: init_lstm(cfg, clf, key, in_dim + cfg.ae.latent))(
-      replica_keys(cfg.seed, LSTM_STAGE, k))
+      replica_keys(cfg.seed, lstm_stage, k))
   data = {"x": x, "labels": jnp.asarray(ds.labels), "latent": latent, "mean": mean, "std": std,
           "fit_idx": jnp.asarray(split.fit), "val_idx": jnp.asarray(split.val)}
   axes = {"x": None, "labels": None, "latent": 0, "mean": 0, "std": 0, "fit_idx": 0, "val_idx": 0}
-  state = _train_stage(LSTM_STAGE, lstm_loss_fn(clf), cfg.lstm, cfg.train, split, state, data, axes,
-                       **common)
-  scores = np.asarray(predict(clf, state, data, jnp.asarray(split.test)))
-  return TrainedFolds(scores=scores, test_idx=split.test, ae_state=ae_state, lstm_state=state,
-                      lstm_data=data)
+  state = _train_stage(lstm_stage, lstm_loss_fn(clf), cfg.lstm, cfg.train, split, state, data,
+                       axes, **common)
+  return TrainedReplicas(ae, clf, ae_state, state, mean, std)

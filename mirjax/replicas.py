@@ -96,16 +96,23 @@ def compile_epoch(epoch_fn, state, data, data_axes, *, parallel: bool):
 
 def train(stage: str, epoch_fn, state: dict, data: dict, data_axes: dict, *, epochs: int,
           samples_per_epoch: int, parallel: bool, checkpoint_dir: str, checkpoint_every: int,
-          keep_checkpoints: int, metrics_log: MetricsLog) -> dict:
+          keep_checkpoints: int, metrics_log: MetricsLog, require_finished: bool = False) -> dict:
   """Trains all replicas for `epochs`, resuming from the newest checkpoint in `checkpoint_dir`.
 
   Args:
     samples_per_epoch: training examples seen per epoch per replica (for samples/s).
+    require_finished: never train; return the finished state or raise MirjaxError.
   Raises:
     NonFiniteLossError: as soon as any replica's training loss is NaN or infinite.
   """
   ckpt = ReplicaCheckpoints(checkpoint_dir, keep_checkpoints)
   state, start = ckpt.restore_latest(state)
+  if require_finished and start != epochs:
+    ckpt.close()
+    raise MirjaxError(
+        f"{stage}: {checkpoint_dir} has no restorable checkpoint of a finished run matching this "
+        f"config (found epoch {start} of {epochs}; steps on disk: {ckpt.steps()}). Run "
+        "--mode=train with the same --config and --workdir first.")
   metrics_log.truncate(stage, start)
   if start:
     logging.info("%s: resumed from checkpoint at epoch %d/%d", stage, start, epochs)
