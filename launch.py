@@ -9,14 +9,22 @@ import os
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from mirjax import experiment
+from mirjax import experiment, ranking
 from mirjax.errors import MirjaxError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a configs/*.py file.",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for every output of the run.")
-_MODE = flags.DEFINE_enum("mode", "train", experiment.MODES,
-                           "train: dataset + cross-validated training; dataset: data stage only.")
+_MODE = flags.DEFINE_enum(
+    "mode", "train", experiment.MODES,
+    "train: dataset + cross-validated training; dataset: data stage only; predict: score every "
+    "grid pair with the trained fold models; query: rank from the scored grid.")
+_MIRNA = flags.DEFINE_string("mirna", "", "query/predict: list the top genes of this miRNA.")
+_GENE = flags.DEFINE_string("gene", "", "query/predict: list the top miRNAs of this gene "
+                            "(with --mirna: score that one pair).")
+_TOP = flags.DEFINE_integer("top", 20, "query/predict: how many rows to list.", lower_bound=1)
+_INCLUDE_KNOWN = flags.DEFINE_bool("include_known", False,
+                                   "query: rank all pairs, not only those with no miRTarBase record.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -45,7 +53,9 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   logging.get_absl_handler().python_handler.addFilter(_ProgressOnly())
   try:
-    experiment.run(_CONFIG.value, _WORKDIR.value, _MODE.value)
+    query = ranking.Query(mirna=_MIRNA.value, gene=_GENE.value, top=_TOP.value,
+                          include_known=_INCLUDE_KNOWN.value)
+    experiment.run(_CONFIG.value, _WORKDIR.value, _MODE.value, query)
   except MirjaxError as e:  # a user-facing problem: say it plainly, no traceback
     logging.error("%s", e)
     raise SystemExit(f"error: {e}") from None

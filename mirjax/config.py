@@ -67,13 +67,29 @@ def default_config() -> ml_collections.ConfigDict:
   c.train.parallel_folds = True  # False: folds one after another (same numbers), for benchmarks
   c.train.checkpoint_every = 10  # epochs
   c.train.keep_checkpoints = 3
+
+  c.predict = ml_collections.ConfigDict()
+  c.predict.chunk = 4096  # grid pairs scored per compiled call
+  # Also fit one model on all labelled pairs (stages final_ae, final_lstm) and add its score as the
+  # column `final_score`. Ranks stay on the fold ensemble, which has a CV estimate behind it.
+  c.predict.final_model = False
   return c
 
 
-# Fields that change how a run executes but not what it computes: a workdir may be resumed with
-# other values of these.
+# Fields (or, ending in '.', groups) that change how a run executes or what is done after training,
+# not what training computes: a workdir's checkpoints may be reused with other values of these.
 EXECUTION_FIELDS = ("data.dir", "data.fetch", "train.parallel_folds", "train.checkpoint_every",
-                    "train.keep_checkpoints")
+                    "train.keep_checkpoints", "predict.")
+
+
+def training_differences(recorded: dict, config: ml_collections.ConfigDict) -> list[str]:
+  """'field: old -> new' for each field that differs and would change the trained models."""
+  old, new = flatten(recorded), flatten(config.to_dict())
+
+  def matters(key):
+    return not any(key == f or (f.endswith(".") and key.startswith(f)) for f in EXECUTION_FIELDS)
+  return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
+          if matters(k) and old.get(k) != new.get(k)]
 
 
 def flatten(config: ml_collections.ConfigDict | dict, prefix: str = "") -> dict:
@@ -124,6 +140,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
            config.train.checkpoint_every, "must be at least 1.")
   _require(config.train.keep_checkpoints >= 1, "train.keep_checkpoints",
            config.train.keep_checkpoints, "must be at least 1.")
+  _require(config.predict.chunk >= 1, "predict.chunk", config.predict.chunk, "must be at least 1.")
   s = d.synthetic
   for name in ("n_mirna", "n_gene", "n_clusters"):
     _require(s[name] >= 1, f"data.synthetic.{name}", s[name], "must be >= 1.")

@@ -21,14 +21,15 @@ import numpy as np
 import pandas as pd
 from absl import logging
 
-from mirjax import atomic, evaluation, pipeline, plots, provenance
+from mirjax import atomic, evaluation, pipeline, plots, provenance, ranking
+from mirjax import predict as predict_lib
 from mirjax import config as config_lib
 from mirjax.data import dataset as dataset_lib
 from mirjax.data import folds as folds_lib
 from mirjax.errors import ConfigError
 from mirjax.metrics_log import MetricsLog
 
-MODES = ("train", "dataset")
+MODES = ("train", "dataset", "predict", "query")
 METRICS = ("auc", "aupr", "precision", "recall", "accuracy", "f1")
 # Yoon, Hwang & Lee (JICCE 2023), SG-LSTM-core data, 5-fold CV.
 PAPER = {"mean_auc": 0.9548, "best_auc": 0.9609, "precision": 0.938, "recall": 0.896,
@@ -36,19 +37,15 @@ PAPER = {"mean_auc": 0.9548, "best_auc": 0.9609, "precision": 0.938, "recall": 0
 
 
 def check_resumable(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """Refuses to resume checkpoints that were made under a different config."""
+  """Refuses to reuse checkpoints that were made under a different config."""
   header = os.path.join(workdir, "config.json")
   if not (os.path.exists(header) and os.path.isdir(os.path.join(workdir, "checkpoints"))):
     return
   with open(header, encoding="utf-8") as f:
-    old = config_lib.flatten(json.load(f)["config"])
-  new = config_lib.flatten(config.to_dict())
-  differ = sorted(k for k in set(old) | set(new)
-                  if k not in config_lib.EXECUTION_FIELDS and old.get(k) != new.get(k))
+    differ = config_lib.training_differences(json.load(f)["config"], config)
   if differ:
     raise ConfigError(
-        f"{workdir} holds checkpoints of a run with a different config "
-        f"({', '.join(f'{k}: {old.get(k)!r} -> {new.get(k)!r}' for k in differ[:8])}). "
+        f"{workdir} holds checkpoints of a run with a different config ({'; '.join(differ[:8])}). "
         "Use a new --workdir, or delete this one to start over.")
 
 
@@ -131,28 +128,17 @@ def evaluate_and_write(ds: dataset_lib.Dataset, oof_scores: np.ndarray, workdir:
   return results
 
 
-def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train") -> dict:
-  """Runs `mode` and returns its report: 'dataset' builds the data only, 'train' runs the CV."""
-  t0 = time.time()
-  if mode not in MODES:
-    raise ConfigError(f"--mode={mode!r} is unknown; choose one of {MODES}.")
-  config_lib.validate(config)
-  os.makedirs(workdir, exist_ok=True)
-  if mode == "train":
-    check_resumable(config, workdir)
-  write_run_header(config, workdir, mode)
-  ds = dataset_lib.build_dataset(config.data)
-  write_dataset_report(ds, workdir)
+def _log_dataset(ds: dataset_lib.Dataset, seconds: float) -> None:
   r = ds.report
   logging.info("dataset: %d miRNAs x %d genes, %d positives, %d negatives (%s, threshold %s, "
                "%d candidates beyond, %d dropped by band), %d folds of %d, built in %.1fs",
                r["n_mirna"], r["n_gene"], r["n_positive"], r["n_negative"], r["strategy"],
                "n/a" if r["threshold"] is None else f"{r['threshold']:.4f}",
                r["n_candidates_beyond_threshold"], r["n_dropped_by_band"], r["folds"],
-               r["fold_size"], time.time() - t0)
-  if mode == "dataset":
-    return r
+               r["fold_size"], seconds)
 
+
+def _train(config, ds: dataset_lib.Dataset, workdir: str, t0: float) -> dict:
   log = MetricsLog(os.path.join(workdir, "metrics.jsonl"))
   trained = pipeline.train_replicas(config, ds, folds_lib.train_indices(ds.folds),
                                     checkpoint_root=os.path.join(workdir, "checkpoints"),
@@ -166,3 +152,59 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train") ->
                s["aupr"]["mean"], s["f1"]["mean"],
                results["baselines"]["distance_only"]["mean_auc"], PAPER["mean_auc"])
   return results
+
+
+def _pair_answer(config, ds: dataset_lib.Dataset, workdir: str, query: ranking.Query) -> dict:
+  """Scores one named pair straight through the fold models, with its rank from the grid table."""
+  mirna = ranking.resolve_name(query.mirna, ds.mirna_names, "miRNA")
+  gene = ranking.resolve_name(query.gene, ds.gene_names, "gene")
+  models = predict_lib.load_fold_models(config, ds, workdir)
+  pair = np.array([[ds.mirna_names.index(mirna), ds.gene_names.index(gene)]])
+  scores = predict_lib.score_pairs(models, ds, pair, chunk=1)[:, 0]
+  row = ranking.pair_row(predict_lib.read_grid(workdir), mirna, gene)
+  return {"mirna": mirna, "gene": gene, "score": float(scores.mean()),
+          "score_std": float(scores.std()), "fold_scores": scores.tolist(),
+          "rank": int(row["rank"]), "n_pairs": len(ds.mirna_names) * len(ds.gene_names),
+          "status": row["status"]}
+
+
+def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
+        query: ranking.Query = ranking.Query()):
+  """Runs one mode and returns its result.
+
+  'train': dataset + cross-validated training + evaluation (returns results.json's content);
+  'dataset': the data stage only (returns dataset.json's content);
+  'predict': scores the whole grid with the finished fold models (returns the all-pairs table);
+  'query': answers `query` from the scored grid and prints it (returns the rows or the pair).
+  """
+  t0 = time.time()
+  if mode not in MODES:
+    raise ConfigError(f"--mode={mode!r} is unknown; choose one of {MODES}.")
+  config_lib.validate(config)
+  if mode == "query" and not (query.mirna and query.gene):
+    rows = ranking.answer(predict_lib.read_grid(workdir), query)  # no JAX needed
+    print(f"{query.describe()} ({workdir}):\n{ranking.format_table(rows)}")
+    return rows
+  os.makedirs(workdir, exist_ok=True)
+  if mode != "dataset":
+    check_resumable(config, workdir)
+  if mode in ("train", "dataset"):
+    write_run_header(config, workdir, mode)
+  ds = dataset_lib.build_dataset(config.data)
+  _log_dataset(ds, time.time() - t0)
+  if mode == "dataset":
+    write_dataset_report(ds, workdir)
+    return ds.report
+  if mode == "train":
+    write_dataset_report(ds, workdir)
+    return _train(config, ds, workdir, t0)
+  if mode == "predict":
+    table = predict_lib.predict_grid(config, ds, workdir)
+    top = ranking.answer(table, query)
+    print(f"{query.describe()} ({workdir}):\n{ranking.format_table(top)}")
+    return table
+  answer = _pair_answer(config, ds, workdir, query)
+  print(f"pair {answer['mirna']} – {answer['gene']}: score {answer['score']:.4f} ± {answer['score_std']:.4f} "
+        f"(folds: {', '.join(f'{s:.4f}' for s in answer['fold_scores'])}), rank "
+        f"{answer['rank']:,} of {answer['n_pairs']:,}, status {answer['status']}")
+  return answer

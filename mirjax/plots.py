@@ -69,3 +69,38 @@ def loss_curves(path: str, rows: list[dict]) -> None:
     ax.set_yscale("log")
     ax.legend(fontsize=8)
   _save(fig, path)
+
+
+def score_distribution(path: str, table) -> None:
+  """Histogram of ensemble scores for each pair status."""
+  fig, ax = plt.subplots(figsize=(7, 4))
+  bins = np.linspace(0, 1, 51)
+  for status, colour in (("unknown", "0.5"), ("positive", "C3"), ("train_negative", "C0"),
+                         ("nonfunctional_record", "C2")):
+    values = table.loc[table["status"] == status, "score"].to_numpy()
+    if values.size:
+      ax.hist(values, bins=bins, density=True, histtype="step", lw=1.6, color=colour,
+              label=f"{status} (n={values.size:,})")
+  ax.set_xlabel("ensemble P(association)")
+  ax.set_ylabel("density")
+  ax.set_title("Scores of all grid pairs by status")
+  ax.legend(fontsize=8)
+  _save(fig, path)
+
+
+def score_heatmap(path: str, scores: np.ndarray, positive: np.ndarray) -> None:
+  """Ensemble scores [n_mirna, n_gene], rows and columns sorted by mean score; positives marked."""
+  n_m, n_g = scores.shape
+  rows, cols = np.argsort(-scores.mean(1)), np.argsort(-scores.mean(0))
+  fig, ax = plt.subplots(figsize=(9, max(4.0, 9 * n_m / max(n_g, 1) * 0.8)))
+  im = ax.imshow(scores[rows][:, cols], aspect="auto", cmap="viridis", vmin=0, vmax=1,
+                 interpolation="nearest")
+  r, c = np.nonzero(positive[rows][:, cols])
+  ax.scatter(c, r, s=min(20.0, max(0.5, 4000 / (n_m * n_g))), c="red", marker="s", lw=0,
+             label="known positive")
+  ax.set_xlabel(f"genes ({n_g}, sorted by mean score)")
+  ax.set_ylabel(f"miRNAs ({n_m}, sorted by mean score)")
+  ax.set_title("Ensemble P(association) over the grid")
+  ax.legend(loc="upper right", fontsize=8, markerscale=8)
+  fig.colorbar(im, ax=ax, fraction=0.04)
+  _save(fig, path)

@@ -115,7 +115,8 @@ def train(stage: str, epoch_fn, state: dict, data: dict, data_axes: dict, *, epo
         "--mode=train with the same --config and --workdir first.")
   metrics_log.truncate(stage, start)
   if start:
-    logging.info("%s: resumed from checkpoint at epoch %d/%d", stage, start, epochs)
+    logging.info("%s: %s checkpoint at epoch %d/%d", stage,
+                 "restored the finished" if start == epochs else "resuming from the", start, epochs)
   n_replicas = jax.tree.leaves(state)[0].shape[0]
   if start >= epochs:
     ckpt.close()

@@ -41,7 +41,7 @@ def load_tables(data: ml_collections.ConfigDict):
   """Returns (miRNA table, gene table, grid evidence, file provenance) for `data.source`."""
   if data.source == "synthetic":
     s = data.synthetic
-    mirnas, genes, mti = synthetic.make_tables(
+    mirnas, genes, mti, _ = synthetic.make_tables(
         n_mirna=s.n_mirna, n_gene=s.n_gene, dim=data.dim, n_clusters=s.n_clusters,
         p_within=s.p_within, p_across=s.p_across, seed=s.seed)
     evidence = tables.grid_evidence(mti, mirnas.names, genes.names)

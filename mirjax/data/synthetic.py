@@ -8,6 +8,7 @@ exactly the parsing path of the real data.
 """
 
 import os
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -18,10 +19,15 @@ from mirjax.data import tables
 NONFUNCTIONAL_FRACTION = 0.05  # of planted interactions, recorded only as "Non-Functional MTI"
 
 
+class SyntheticTables(NamedTuple):
+  mirnas: tables.EmbeddingTable
+  genes: tables.EmbeddingTable
+  mti: pd.DataFrame  # miRTarBase format
+  same_cluster: np.ndarray  # bool [n_mirna, n_gene]: the planted associations (recorded or not)
+
+
 def make_tables(*, n_mirna: int, n_gene: int, dim: int, n_clusters: int, p_within: float,
-                p_across: float, seed: int) -> tuple[tables.EmbeddingTable, tables.EmbeddingTable,
-                                                     pd.DataFrame]:
-  """Returns (miRNA table, gene table, miRTarBase-format MTI DataFrame)."""
+                p_across: float, seed: int) -> SyntheticTables:
   rng = np.random.default_rng(seed)
   centres = rng.normal(0.0, 1.0, (n_clusters, dim))
   mc = rng.integers(0, n_clusters, n_mirna)
@@ -49,8 +55,8 @@ def make_tables(*, n_mirna: int, n_gene: int, dim: int, n_clusters: int, p_withi
   # Records outside the grid, as in the real table, must be ignored by the builder.
   mti.loc[len(mti)] = ["MIRT999999", "hsa-miR-not-in-grid", "Homo sapiens", g_names[0], 1,
                        "Homo sapiens", "qRT-PCR", "Functional MTI", 1]
-  return (tables.EmbeddingTable(m_names, m_vec, "<synthetic miRNA>"),
-          tables.EmbeddingTable(g_names, g_vec, "<synthetic gene>"), mti)
+  return SyntheticTables(tables.EmbeddingTable(m_names, m_vec, "<synthetic miRNA>"),
+                         tables.EmbeddingTable(g_names, g_vec, "<synthetic gene>"), mti, same)
 
 
 def _embedding_frame(table: tables.EmbeddingTable) -> pd.DataFrame:
@@ -61,7 +67,7 @@ def _embedding_frame(table: tables.EmbeddingTable) -> pd.DataFrame:
 
 def write_raw_files(directory: str, **kwargs) -> dict[str, str]:
   """Writes synthetic tables under the real inputs' file names; returns {source key: path}."""
-  mirnas, genes, mti = make_tables(**kwargs)
+  mirnas, genes, mti, _ = make_tables(**kwargs)
   paths = {"mirna_embeddings": os.path.join(directory, "SG128_383_miRNA.csv"),
            "gene_embeddings": os.path.join(directory, "SG128_317_gene.csv"),
            "mirtarbase": os.path.join(directory, "hsa_MTI.csv")}

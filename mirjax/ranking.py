@@ -1,0 +1,96 @@
+"""Ranked views of the scored grid: top unknown pairs, top genes of a miRNA, top miRNAs of a gene.
+
+Works on the `predictions/all_pairs.csv` table (columns mirna, gene, score, score_std, rank, status),
+so queries need no JAX and answer in well under a second.
+"""
+
+import dataclasses
+import difflib
+
+import pandas as pd
+
+from mirjax.errors import MirjaxError
+
+
+@dataclasses.dataclass(frozen=True)
+class Query:
+  """What --mode=query asks: a miRNA's top genes, a gene's top miRNAs, one pair, or (neither)
+  the top unknown pairs overall."""
+  mirna: str = ""
+  gene: str = ""
+  top: int = 20
+  include_known: bool = False  # rank every pair, not only the unknown ones
+
+  def describe(self) -> str:
+    scope = "all pairs" if self.include_known else "unknown pairs"
+    if self.mirna and self.gene:
+      return f"pair {self.mirna} – {self.gene}"
+    if self.mirna:
+      return f"top {self.top} genes for {self.mirna} ({scope})"
+    if self.gene:
+      return f"top {self.top} miRNAs for {self.gene} ({scope})"
+    return f"top {self.top} unknown pairs overall"
+
+
+def answer(grid: pd.DataFrame, query: Query) -> pd.DataFrame:
+  """The rows that answer a list query (not a single-pair one)."""
+  if query.mirna:
+    return top_genes_for_mirna(grid, query.mirna, query.top, query.include_known)
+  if query.gene:
+    return top_mirnas_for_gene(grid, query.gene, query.top, query.include_known)
+  return top_unknown(grid, query.top)
+
+
+def format_table(df: pd.DataFrame) -> str:
+  return df.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+
+
+class UnknownNameError(MirjaxError, KeyError):
+  """A miRNA or gene name that is not in the grid."""
+
+  def __str__(self):  # KeyError would quote the message
+    return str(self.args[0])
+
+
+def resolve_name(name: str, valid, kind: str) -> str:
+  """Returns the grid's spelling of `name` (exact, else case-insensitive), or raises with suggestions."""
+  valid = list(valid)
+  if name in valid:
+    return name
+  folded = {v.lower(): v for v in valid}
+  if name.lower() in folded:
+    return folded[name.lower()]
+  contains = [v for v in valid if name.lower() in v.lower()]
+  close = difflib.get_close_matches(name, valid, n=8, cutoff=0.6)
+  suggestions = list(dict.fromkeys(close + contains))[:8]
+  hint = f" Closest valid names: {', '.join(suggestions)}." if suggestions else ""
+  raise UnknownNameError(f"{kind} {name!r} is not in the grid ({len(valid)} {kind}s).{hint}")
+
+
+def _top(df: pd.DataFrame, n: int, include_known: bool) -> pd.DataFrame:
+  if not include_known:
+    df = df[df["status"] == "unknown"]
+  return df.sort_values("rank").head(n).reset_index(drop=True)
+
+
+def top_unknown(grid: pd.DataFrame, n: int) -> pd.DataFrame:
+  """The n highest-scoring pairs without any miRTarBase record: candidates for the lab."""
+  return _top(grid, n, include_known=False)
+
+
+def top_genes_for_mirna(grid: pd.DataFrame, mirna: str, n: int,
+                        include_known: bool = False) -> pd.DataFrame:
+  mirna = resolve_name(mirna, grid["mirna"].unique(), "miRNA")
+  return _top(grid[grid["mirna"] == mirna], n, include_known)
+
+
+def top_mirnas_for_gene(grid: pd.DataFrame, gene: str, n: int,
+                        include_known: bool = False) -> pd.DataFrame:
+  gene = resolve_name(gene, grid["gene"].unique(), "gene")
+  return _top(grid[grid["gene"] == gene], n, include_known)
+
+
+def pair_row(grid: pd.DataFrame, mirna: str, gene: str) -> pd.Series:
+  mirna = resolve_name(mirna, grid["mirna"].unique(), "miRNA")
+  gene = resolve_name(gene, grid["gene"].unique(), "gene")
+  return grid[(grid["mirna"] == mirna) & (grid["gene"] == gene)].iloc[0]
