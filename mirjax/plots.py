@@ -104,3 +104,17 @@ def score_heatmap(path: str, scores: np.ndarray, positive: np.ndarray) -> None:
   ax.legend(loc="upper right", fontsize=8, markerscale=8)
   fig.colorbar(im, ax=ax, fraction=0.04)
   _save(fig, path)
+
+
+def replica_scaling(path: str, n_replicas: list[int], samples_per_s: list[float],
+                    reference: float | None) -> None:
+  """Training samples/s against the number of vmapped replicas, with a reference line."""
+  fig, ax = plt.subplots(figsize=(5, 3.5))
+  ax.plot(n_replicas, samples_per_s, "o-", label="mirjax (vmapped replicas)")
+  if reference:
+    ax.axhline(reference, color="C3", ls="--", label="PyTorch, one model")
+  ax.set_xscale("log")
+  ax.set_xlabel("replicas (batch 128 each)")
+  ax.set_ylabel("training samples/s")
+  ax.legend(fontsize=8)
+  _save(fig, path)

@@ -1,0 +1,233 @@
+"""Training throughput of mirjax's stages against PyTorch and the same-shape GEMM ceiling.
+
+Run (about 10 minutes on 2 CPU cores; --quick for a 1-minute smoke run):
+  python -m benchmarks.throughput --out=benchmarks/results
+Writes `throughput.json`, `throughput.md` and `replicas.png` into --out.
+
+Every timing excludes compilation (one warm-up call first) and is the median of --repeats timed
+calls; the setups are interleaved (A B C A B C ...) so that machine noise hits them alike.
+Nothing here asserts a time: it measures and reports.
+
+FLOP model (multiply-adds count 2): per LSTM layer and time step, the input projection
+2*F*4H plus the recurrent matmul 2*H*4H; the head 2*H*2. Training = 3 x forward (forward, plus
+input and weight gradients of the same sizes). Elementwise gate math is not counted.
+"""
+
+import json
+import os
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from absl import app, flags, logging
+
+from mirjax import atomic, models, pipeline, plots, provenance, replicas
+
+FLAGS = flags.DEFINE_string("out", "benchmarks/results", "Output directory.")
+_QUICK = flags.DEFINE_bool("quick", False, "Tiny sizes and few repeats: a smoke run.")
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls per setup (median reported).")
+_BATCHES = flags.DEFINE_integer("batches", 40, "Minibatches per timed epoch.")
+_SWEEP = flags.DEFINE_bool("sweep", True, "Also sweep replicas and batch size.")
+
+STEP_FEATURES, IN_DIM, LAYERS, HIDDEN = 16, 272, 3, 128
+PAPER = {"folds": 5, "lstm_epochs": 200, "ae_epochs": 200, "lstm_train_pairs": 24864,
+         "ae_fit_pairs": 19891, "ae_batch": 64, "lstm_batch": 128}
+
+
+def lstm_flops_per_sample(hidden: int = HIDDEN, layers: int = LAYERS, in_dim: int = IN_DIM,
+                          step_features: int = STEP_FEATURES) -> float:
+  steps = in_dim // step_features
+  fwd = steps * (2 * step_features * 4 * hidden + 2 * hidden * 4 * hidden)
+  fwd += (layers - 1) * steps * (2 * hidden * 4 * hidden + 2 * hidden * 4 * hidden)
+  fwd += 2 * hidden * 2
+  return 3.0 * fwd
+
+
+def _timed(fn) -> float:
+  t = time.perf_counter()
+  fn()
+  return time.perf_counter() - t
+
+
+def interleaved_medians(setups: dict, repeats: int) -> dict:
+  """{name: median seconds per call}; each callable blocks until its work is done."""
+  for fn in setups.values():
+    fn()  # warm-up: compilation and first-touch allocation are not timed
+  times = {name: [] for name in setups}
+  for _ in range(repeats):
+    for name, fn in setups.items():
+      times[name].append(_timed(fn))
+  return {name: statistics.median(t) for name, t in times.items()}
+
+
+def mirjax_lstm_epoch(n_replicas: int, batch: int, n_batches: int, parallel: bool,
+                      hidden: int = HIDDEN):
+  """A callable running one LSTM epoch of all replicas through mirjax's real training code."""
+  n = batch * n_batches
+  clf = models.LSTMClassifier(hidden, LAYERS, STEP_FEATURES)
+  tx = optax.adam(1e-3)
+  keys = jax.random.split(jax.random.PRNGKey(0), n_replicas)
+  state = jax.vmap(lambda k: replicas.init_state(
+      clf.init(k, jnp.zeros((2, IN_DIM)))["params"], {}, tx, k))(keys)
+  rng = np.random.default_rng(0)
+  data = {"x": jnp.asarray(rng.normal(size=(n, IN_DIM - 16)), jnp.float32),
+          "labels": jnp.asarray(rng.integers(0, 2, n), jnp.int32),
+          "latent": jnp.asarray(rng.normal(size=(n_replicas, n, 16)), jnp.float32),
+          "mean": jnp.zeros((n_replicas, IN_DIM)), "std": jnp.ones((n_replicas, IN_DIM)),
+          "fit_idx": jnp.tile(jnp.arange(n, dtype=jnp.int32), (n_replicas, 1)),
+          "val_idx": jnp.zeros((n_replicas, 0), jnp.int32)}
+  axes = {"x": None, "labels": None, "latent": 0, "mean": 0, "std": 0, "fit_idx": 0, "val_idx": 0}
+  run = replicas.compile_epoch(replicas.make_epoch_fn(pipeline.lstm_loss_fn(clf), tx, batch, n),
+                               state, data, axes, parallel=parallel)
+  box = {"state": state}
+
+  def epoch():
+    box["state"], metrics = run(box["state"], data)
+    jax.block_until_ready(metrics)
+  return epoch, n_replicas * n
+
+
+def mirjax_ae_epoch(n_replicas: int, batch: int, n_batches: int):
+  n = batch * n_batches
+  ae = models.Autoencoder(hidden=(128, 64), latent=16, out_dim=256)
+  tx = optax.adam(1e-3)
+  keys = jax.random.split(jax.random.PRNGKey(0), n_replicas)
+
+  def init(k):
+    v = ae.init(k, jnp.zeros((2, 256)), train=False)
+    return replicas.init_state(v["params"], v["batch_stats"], tx, k)
+  state = jax.vmap(init)(keys)
+  data = {"x": jnp.asarray(np.random.default_rng(0).normal(size=(n, 256)), jnp.float32),
+          "fit_idx": jnp.tile(jnp.arange(n, dtype=jnp.int32), (n_replicas, 1)),
+          "val_idx": jnp.zeros((n_replicas, 0), jnp.int32)}
+  run = replicas.compile_epoch(replicas.make_epoch_fn(pipeline.ae_loss_fn(ae), tx, batch, n),
+                               state, data, {"x": None, "fit_idx": 0, "val_idx": 0}, parallel=True)
+  box = {"state": state}
+
+  def epoch():
+    box["state"], metrics = run(box["state"], data)
+    jax.block_until_ready(metrics)
+  return epoch, n_replicas * n
+
+
+def gemm_call(m: int, k: int, n: int, reps: int):
+  """A callable doing `reps` dependent float32 [m,k]x[k,n] matmuls (n >= k) in one compiled loop.
+
+  Each product feeds the next operand (a tiny m*k add), so XLA cannot hoist the matmul out.
+  """
+  a = jnp.asarray(np.random.default_rng(0).normal(size=(m, k)), jnp.float32) / np.sqrt(k)
+  b = jnp.asarray(np.random.default_rng(1).normal(size=(k, n)), jnp.float32) / np.sqrt(k)
+
+  def loop(a, b):
+    return jax.lax.fori_loop(0, reps, lambda _, acc: (a + 1e-9 * acc[:, :k]) @ b,
+                             jnp.zeros((m, n), jnp.float32))
+  fn = jax.jit(loop).lower(a, b).compile()
+  return (lambda: jax.block_until_ready(fn(a, b))), 2.0 * m * k * n * reps
+
+
+def torch_setup(batch: int, n_batches: int, hidden: int = HIDDEN):
+  try:
+    from benchmarks import torch_reference
+  except ImportError:
+    return None
+  epoch, samples = torch_reference.make_epoch(
+      n_samples=batch * n_batches, in_dim=IN_DIM, step_features=STEP_FEATURES, hidden=hidden,
+      layers=LAYERS, batch_size=batch)
+  return epoch, samples
+
+
+def main(argv):
+  del argv
+  quick = _QUICK.value
+  repeats = 2 if quick else _REPEATS.value
+  n_batches = 4 if quick else _BATCHES.value
+  folds = PAPER["folds"]
+  flops = lstm_flops_per_sample()
+  out = {"host": provenance.devices(), "versions": provenance.versions(),
+         "flops_per_sample": flops, "repeats": repeats, "batches_per_epoch": n_batches}
+
+  # 1. Same-shape GEMM ceiling: the recurrent [B,H]x[H,4H] and the input projection [T*B,H]x[H,4H].
+  gemms = {"recurrent 128x128x512": gemm_call(128, 128, 512, 200 if quick else 2000),
+           "projection 2176x128x512": gemm_call(2176, 128, 512, 20 if quick else 200),
+           "square 2048^3": gemm_call(2048, 2048, 2048, 1 if quick else 5)}
+  med = interleaved_medians({k: v[0] for k, v in gemms.items()}, repeats)
+  out["gemm_gflops"] = {k: gemms[k][1] / med[k] / 1e9 for k in gemms}
+  ceiling = out["gemm_gflops"]["recurrent 128x128x512"]
+  logging.info("GEMM GFLOP/s: %s", out["gemm_gflops"])
+
+  # 2. LSTM training at the paper's sizes: vmapped folds, sequential folds, PyTorch.
+  setups = {"mirjax, 5 folds vmapped": mirjax_lstm_epoch(folds, 128, n_batches, True),
+            "mirjax, 5 folds sequential": mirjax_lstm_epoch(folds, 128, n_batches, False)}
+  ref = torch_setup(128, n_batches)
+  if ref is not None:
+    setups["PyTorch nn.LSTM, one model"] = ref
+  med = interleaved_medians({k: v[0] for k, v in setups.items()}, repeats)
+  rows = []
+  for name, (_, samples) in setups.items():
+    sps = samples / med[name]
+    rows.append({"setup": name, "samples_per_s": sps, "gflops": sps * flops / 1e9,
+                 "pct_of_gemm_ceiling": 100 * sps * flops / 1e9 / ceiling})
+  out["lstm"] = rows
+  torch_sps = next((r["samples_per_s"] for r in rows if r["setup"].startswith("PyTorch")), None)
+  for r in rows:
+    r["vs_pytorch"] = r["samples_per_s"] / torch_sps if torch_sps else None
+    # Full protocol: each fold model sees 24,864 pairs per epoch for 200 epochs.
+    r["paper_lstm_minutes"] = (PAPER["lstm_train_pairs"] * folds * PAPER["lstm_epochs"]
+                               / r["samples_per_s"] / 60)
+  logging.info("LSTM: %s", rows)
+
+  # 3. The AE stage (5 replicas, batch 64) and the full paper protocol, extrapolated.
+  ae_epoch, ae_samples = mirjax_ae_epoch(folds, PAPER["ae_batch"], 30 if quick else 300)
+  ae_sps = ae_samples / interleaved_medians({"ae": ae_epoch}, repeats)["ae"]
+  ae_minutes = PAPER["ae_fit_pairs"] * folds * PAPER["ae_epochs"] / ae_sps / 60
+  out["ae"] = {"samples_per_s": ae_sps, "paper_minutes": ae_minutes}
+  for r in rows:
+    r["paper_total_minutes"] = r["paper_lstm_minutes"] + (ae_minutes if "mirjax" in r["setup"]
+                                                          else float("nan"))
+
+  # 4. Scaling: replicas at batch 128, and batch sizes at 5 replicas (mirjax, vmapped).
+  if _SWEEP.value:
+    sweep = {}
+    for r in ((1, 2) if quick else (1, 2, 5, 10, 20)):
+      sweep[f"replicas={r},batch=128"] = mirjax_lstm_epoch(r, 128, n_batches, True)
+    for b in ((64,) if quick else (64, 512)):
+      sweep[f"replicas=5,batch={b}"] = mirjax_lstm_epoch(folds, b, max(1, n_batches * 128 // b),
+                                                         True)
+    med = interleaved_medians({k: v[0] for k, v in sweep.items()}, repeats)
+    out["sweep"] = [{"point": k, "samples_per_s": sweep[k][1] / med[k]} for k in sweep]
+
+  os.makedirs(FLAGS.value, exist_ok=True)
+  atomic.write_json(os.path.join(FLAGS.value, "throughput.json"), out)
+  atomic.write_text(os.path.join(FLAGS.value, "throughput.md"), to_markdown(out))
+  if "sweep" in out:
+    pts = [(int(p["point"].split(",")[0].split("=")[1]), p["samples_per_s"]) for p in out["sweep"]
+           if p["point"].endswith("batch=128")]
+    plots.replica_scaling(os.path.join(FLAGS.value, "replicas.png"), [p[0] for p in pts],
+                          [p[1] for p in pts], torch_sps)
+  print(to_markdown(out))
+
+
+def to_markdown(out: dict) -> str:
+  lines = [f"FLOPs per training sample (model in the module docstring): {out['flops_per_sample'] / 1e6:.1f} M",
+           "", "| GEMM (float32) | GFLOP/s |", "|---|---|"]
+  lines += [f"| {k} | {v:.0f} |" for k, v in out["gemm_gflops"].items()]
+  lines += ["", "| LSTM training setup | samples/s | GFLOP/s | % of GEMM ceiling | vs PyTorch | "
+            "paper protocol, min (LSTM / total with AE) |", "|---|---|---|---|---|---|"]
+  for r in out["lstm"]:
+    vs = f"{r['vs_pytorch']:.2f}x" if r["vs_pytorch"] else "n/a"
+    lines.append(f"| {r['setup']} | {r['samples_per_s']:,.0f} | {r['gflops']:.0f} | "
+                 f"{r['pct_of_gemm_ceiling']:.0f} % | {vs} | {r['paper_lstm_minutes']:.0f} / "
+                 f"{r['paper_total_minutes']:.0f} |")
+  lines += ["", f"AE stage (5 replicas, batch 64): {out['ae']['samples_per_s']:,.0f} samples/s, "
+            f"{out['ae']['paper_minutes']:.1f} min for the paper's 200 epochs."]
+  if "sweep" in out:
+    lines += ["", "| sweep point (mirjax, vmapped) | samples/s |", "|---|---|"]
+    lines += [f"| {s['point']} | {s['samples_per_s']:,.0f} |" for s in out["sweep"]]
+  return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+  app.run(main)
