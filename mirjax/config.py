@@ -62,6 +62,10 @@ def default_config() -> ml_collections.ConfigDict:
   # nothing is selected on it). 0 trains on every training pair, as the paper does.
   c.lstm.val_fraction = 0.0
   c.lstm.standardize = False  # z-score inputs with statistics of the training fold only
+  # Speed knobs (same model): the hand-written backward pass of the recurrence, and the matmul
+  # input type ('bfloat16' uses bf16 GEMMs with float32 accumulation; see BUILD.md).
+  c.lstm.fused_backward = True
+  c.lstm.matmul_dtype = "float32"
 
   c.train = ml_collections.ConfigDict()
   c.train.parallel_folds = True  # False: folds one after another (same numbers), for benchmarks
@@ -79,12 +83,17 @@ def default_config() -> ml_collections.ConfigDict:
 # Fields (or, ending in '.', groups) that change how a run executes or what is done after training,
 # not what training computes: a workdir's checkpoints may be reused with other values of these.
 EXECUTION_FIELDS = ("data.dir", "data.fetch", "train.parallel_folds", "train.checkpoint_every",
-                    "train.keep_checkpoints", "predict.")
+                    "train.keep_checkpoints", "lstm.fused_backward", "predict.")
 
 
 def training_differences(recorded: dict, config: ml_collections.ConfigDict) -> list[str]:
-  """'field: old -> new' for each field that differs and would change the trained models."""
-  old, new = flatten(recorded), flatten(config.to_dict())
+  """'field: old -> new' for each field that differs and would change the trained models.
+
+  A field missing from `recorded` (added to mirjax after that run) counts as its default, which by
+  rule reproduces the earlier behaviour.
+  """
+  old = {**flatten(default_config().to_dict()), **flatten(recorded)}
+  new = flatten(config.to_dict())
 
   def matters(key):
     return not any(key == f or (f.endswith(".") and key.startswith(f)) for f in EXECUTION_FIELDS)
@@ -135,6 +144,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
            "lstm.step_features", config.lstm.step_features,
            f"must divide the classifier input width 2*data.dim + ae.latent = {width}.")
   _require(config.lstm.hidden >= 1, "lstm.hidden", config.lstm.hidden, "must be at least 1.")
+  _require(config.lstm.matmul_dtype in ("float32", "bfloat16"), "lstm.matmul_dtype",
+           config.lstm.matmul_dtype, "choose 'float32' or 'bfloat16'.")
   _require(config.lstm.layers >= 1, "lstm.layers", config.lstm.layers, "must be at least 1.")
   _require(config.train.checkpoint_every >= 1, "train.checkpoint_every",
            config.train.checkpoint_every, "must be at least 1.")

@@ -97,7 +97,9 @@ def encode(model, state, x):
 
 def classifier(cfg: ml_collections.ConfigDict) -> models.LSTMClassifier:
   return models.LSTMClassifier(hidden=cfg.lstm.hidden, layers=cfg.lstm.layers,
-                               step_features=cfg.lstm.step_features)
+                               step_features=cfg.lstm.step_features,
+                               fused_backward=cfg.lstm.fused_backward,
+                               matmul_dtype=cfg.lstm.matmul_dtype)
 
 
 def lstm_features(data, idx):
