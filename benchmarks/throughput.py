@@ -13,7 +13,6 @@ FLOP model (multiply-adds count 2): per LSTM layer and time step, the input proj
 input and weight gradients of the same sizes). Elementwise gate math is not counted.
 """
 
-import json
 import os
 import statistics
 import time
@@ -26,7 +25,7 @@ from absl import app, flags, logging
 
 from mirjax import atomic, models, pipeline, plots, provenance, replicas
 
-FLAGS = flags.DEFINE_string("out", "benchmarks/results", "Output directory.")
+_OUT = flags.DEFINE_string("out", "benchmarks/results", "Output directory.")
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny sizes and few repeats: a smoke run.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls per setup (median reported).")
 _BATCHES = flags.DEFINE_integer("batches", 40, "Minibatches per timed epoch.")
@@ -199,13 +198,13 @@ def main(argv):
     med = interleaved_medians({k: v[0] for k, v in sweep.items()}, repeats)
     out["sweep"] = [{"point": k, "samples_per_s": sweep[k][1] / med[k]} for k in sweep]
 
-  os.makedirs(FLAGS.value, exist_ok=True)
-  atomic.write_json(os.path.join(FLAGS.value, "throughput.json"), out)
-  atomic.write_text(os.path.join(FLAGS.value, "throughput.md"), to_markdown(out))
+  os.makedirs(_OUT.value, exist_ok=True)
+  atomic.write_json(os.path.join(_OUT.value, "throughput.json"), out)
+  atomic.write_text(os.path.join(_OUT.value, "throughput.md"), to_markdown(out))
   if "sweep" in out:
     pts = [(int(p["point"].split(",")[0].split("=")[1]), p["samples_per_s"]) for p in out["sweep"]
            if p["point"].endswith("batch=128")]
-    plots.replica_scaling(os.path.join(FLAGS.value, "replicas.png"), [p[0] for p in pts],
+    plots.replica_scaling(os.path.join(_OUT.value, "replicas.png"), [p[0] for p in pts],
                           [p[1] for p in pts], torch_sps)
   print(to_markdown(out))
 

@@ -169,7 +169,7 @@ def _pair_answer(config, ds: dataset_lib.Dataset, workdir: str, query: ranking.Q
 
 
 def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
-        query: ranking.Query = ranking.Query()):
+        query: ranking.Query | None = None):
   """Runs one mode and returns its result.
 
   'train': dataset + cross-validated training + evaluation (returns results.json's content);
@@ -178,6 +178,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
   'query': answers `query` from the scored grid and prints it (returns the rows or the pair).
   """
   t0 = time.time()
+  query = query or ranking.Query()
   if mode not in MODES:
     raise ConfigError(f"--mode={mode!r} is unknown; choose one of {MODES}.")
   config_lib.validate(config)

@@ -19,7 +19,6 @@ import optax
 
 from mirjax import models, replicas
 from mirjax.data import dataset as dataset_lib
-from mirjax.data import folds as folds_lib
 from mirjax.errors import ConfigError
 
 AE_STAGE, LSTM_STAGE = "ae", "lstm"

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, tiny_config
-from mirjax import evaluation, experiment, predict, ranking
+from mirjax import evaluation, experiment, ranking
 from mirjax.data import synthetic
 from mirjax.errors import ConfigError, MirjaxError
 
