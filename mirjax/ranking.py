@@ -61,10 +61,11 @@ def resolve_name(name: str, valid, kind: str) -> str:
   if name.lower() in folded:
     return folded[name.lower()]
   contains = [v for v in valid if name.lower() in v.lower()]
-  close = difflib.get_close_matches(name, valid, n=8, cutoff=0.6)
-  suggestions = list(dict.fromkeys(close + contains))[:8]
-  hint = f" Closest valid names: {', '.join(suggestions)}." if suggestions else ""
-  raise UnknownNameError(f"{kind} {name!r} is not in the grid ({len(valid)} {kind}s).{hint}")
+  close = difflib.get_close_matches(name, valid, n=8, cutoff=0.0)  # always the 8 most similar
+  suggestions = list(dict.fromkeys(contains[:3] + close))[:8]
+  raise UnknownNameError(
+      f"{kind} {name!r} is not in the grid ({len(valid)} {kind}s; only names with an embedding can "
+      f"be scored). Closest valid names: {', '.join(suggestions)}.")
 
 
 def _top(df: pd.DataFrame, n: int, include_known: bool) -> pd.DataFrame:
