@@ -160,7 +160,7 @@ def _pair_answer(config, ds: dataset_lib.Dataset, workdir: str, query: ranking.Q
   gene = ranking.resolve_name(query.gene, ds.gene_names, "gene")
   models = predict_lib.load_fold_models(config, ds, workdir)
   pair = np.array([[ds.mirna_names.index(mirna), ds.gene_names.index(gene)]])
-  scores = predict_lib.score_pairs(models, ds, pair, chunk=1)[:, 0]
+  scores = predict_lib.probability(predict_lib.pair_log_odds(models, ds, pair, chunk=1)[:, 0])
   row = ranking.pair_row(predict_lib.read_grid(workdir), mirna, gene)
   return {"mirna": mirna, "gene": gene, "score": float(scores.mean()),
           "score_std": float(scores.std()), "fold_scores": scores.tolist(),

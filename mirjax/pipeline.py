@@ -149,18 +149,27 @@ class TrainedReplicas:
   def n_replicas(self) -> int:
     return int(self.mean.shape[0])
 
+  def log_odds(self, x: jax.Array) -> jax.Array:
+    """Logit(P(association)) [n_replicas, n] of pair features x: [n, 256] or [n_replicas, n, 256].
+
+    Unlike the probability it does not saturate at 1.0 in float32, so it still orders the pairs an
+    over-confident model calls certain.
+    """
+    return _log_odds(self.ae, self.classifier, self.ae_state["params"],
+                     self.ae_state["model_state"], self.lstm_state["params"], self.mean, self.std, x)
+
   def score(self, x: jax.Array) -> jax.Array:
-    """P(association) [n_replicas, n] of pair features x: [n, 256] shared, or [n_replicas, n, 256]."""
-    return _score(self.ae, self.classifier, self.ae_state["params"],
-                  self.ae_state["model_state"], self.lstm_state["params"], self.mean, self.std, x)
+    """P(association) [n_replicas, n]: the softmax probability of class 1."""
+    return jax.nn.sigmoid(self.log_odds(x))
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
-def _score(ae, clf, ae_params, batch_stats, lstm_params, mean, std, x):
+def _log_odds(ae, clf, ae_params, batch_stats, lstm_params, mean, std, x):
   def one(ae_p, bs, p, mu, sd, rows):
     z = ae.apply({"params": ae_p, "batch_stats": bs}, rows, method=models.Autoencoder.encode)
     f = (jnp.concatenate([rows, z], axis=-1) - mu) / sd
-    return jax.nn.softmax(clf.apply({"params": p}, f))[:, 1]
+    logits = clf.apply({"params": p}, f)
+    return logits[:, 1] - logits[:, 0]  # softmax(logits)[:, 1] == sigmoid(this)
   x_axis = 0 if x.ndim == 3 else None
   return jax.vmap(one, in_axes=(0, 0, 0, 0, 0, x_axis))(ae_params, batch_stats, lstm_params,
                                                         mean, std, x)

@@ -39,9 +39,14 @@ def fit_final_model(config, ds: dataset_lib.Dataset, workdir: str) -> pipeline.T
       stage_prefix=pipeline.FINAL_PREFIX)
 
 
-def score_pairs(models: pipeline.TrainedReplicas, ds: dataset_lib.Dataset, pairs: np.ndarray,
-                chunk: int) -> np.ndarray:
-  """[n_replicas, n_pairs] P(association) of (miRNA index, gene index) pairs, `chunk` at a time.
+def probability(log_odds: np.ndarray) -> np.ndarray:
+  """P(association) from log-odds, in float64 (saturates at 1 only beyond log-odds ~37)."""
+  return 1.0 / (1.0 + np.exp(-np.asarray(log_odds, np.float64)))
+
+
+def pair_log_odds(models: pipeline.TrainedReplicas, ds: dataset_lib.Dataset, pairs: np.ndarray,
+                  chunk: int) -> np.ndarray:
+  """[n_replicas, n_pairs] log-odds of association of (miRNA, gene) index pairs, `chunk` at a time.
 
   Every chunk has the same shape (the last is padded), so the scorer compiles once; chunks are
   dispatched without waiting, and the host reads the results once at the end.
@@ -54,22 +59,27 @@ def score_pairs(models: pipeline.TrainedReplicas, ds: dataset_lib.Dataset, pairs
   outs = []
   for c in range(n_chunks):
     p = jnp.asarray(padded[c * chunk:(c + 1) * chunk])
-    outs.append(models.score(jnp.concatenate([m[p[:, 0]], g[p[:, 1]]], axis=1)))
+    outs.append(models.log_odds(jnp.concatenate([m[p[:, 0]], g[p[:, 1]]], axis=1)))
   return np.concatenate([np.asarray(o) for o in outs], axis=1)[:, : len(pairs)]
 
 
-def grid_table(ds: dataset_lib.Dataset, scores: np.ndarray) -> pd.DataFrame:
-  """all_pairs table from [n_replicas, n_mirna * n_gene] scores in grid order, sorted by rank."""
+def grid_table(ds: dataset_lib.Dataset, log_odds: np.ndarray) -> pd.DataFrame:
+  """all_pairs table from [n_replicas, n_mirna * n_gene] log-odds in grid order, sorted by rank.
+
+  Rank orders by the ensemble score, and pairs whose scores tie (e.g. all at 1.0) by their mean
+  log-odds, so a saturated model's ranking is not decided by grid order.
+  """
   n_m, n_g = len(ds.mirna_names), len(ds.gene_names)
-  mean, std = scores.mean(0), scores.std(0)
-  order = np.argsort(-mean, kind="stable")  # ties keep grid order
+  scores = probability(log_odds)
+  mean, std, logit = scores.mean(0), scores.std(0), log_odds.mean(0)
+  order = np.lexsort((-logit, -mean))  # primary key last
   rank = np.empty(mean.size, np.int64)
   rank[order] = np.arange(1, mean.size + 1)
   status = np.vectorize(dataset_lib.STATUS_NAMES.get)(ds.status.ravel())
   table = pd.DataFrame({
       "mirna": np.repeat(np.asarray(ds.mirna_names), n_g),
       "gene": np.tile(np.asarray(ds.gene_names), n_m),
-      "score": mean, "score_std": std, "rank": rank, "status": status})
+      "score": mean, "score_std": std, "log_odds": logit, "rank": rank, "status": status})
   return table.sort_values("rank", kind="stable").reset_index(drop=True)
 
 
@@ -83,17 +93,19 @@ def predict_grid(config, ds: dataset_lib.Dataset, workdir: str) -> pd.DataFrame:
   out = os.path.join(workdir, PREDICTIONS_DIR)
   models = load_fold_models(config, ds, workdir)
   pairs = all_grid_pairs(ds)
-  scores = score_pairs(models, ds, pairs, config.predict.chunk)
-  table = grid_table(ds, scores)
+  log_odds = pair_log_odds(models, ds, pairs, config.predict.chunk)
+  table = grid_table(ds, log_odds)
   if config.predict.final_model:
-    final = score_pairs(fit_final_model(config, ds, workdir), ds, pairs, config.predict.chunk)[0]
+    final = probability(pair_log_odds(fit_final_model(config, ds, workdir), ds, pairs,
+                                      config.predict.chunk)[0])
     mi = pd.Index(ds.mirna_names).get_indexer(table["mirna"])
     gi = pd.Index(ds.gene_names).get_indexer(table["gene"])
     table["final_score"] = final[mi * len(ds.gene_names) + gi]  # grid order -> table order
   with atomic.atomic_path(os.path.join(out, GRID_FILE)) as tmp:
-    table.to_csv(tmp, index=False, float_format="%.6g")
+    table.to_csv(tmp, index=False, float_format="%.10g")
   plots.score_distribution(os.path.join(out, "score_distribution.png"), table)
-  plots.score_heatmap(os.path.join(out, "heatmap.png"), scores.mean(0).reshape(ds.status.shape),
+  plots.score_heatmap(os.path.join(out, "heatmap.png"),
+                      probability(log_odds).mean(0).reshape(ds.status.shape),
                       ds.status == dataset_lib.POSITIVE)
   logging.info("scored %d pairs with %d fold models -> %s", len(table), models.n_replicas,
                os.path.join(out, GRID_FILE))

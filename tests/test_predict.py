@@ -53,11 +53,15 @@ def test_planted_unknown_pairs_rank_at_the_top(run):
 def test_ranks_are_consistent_with_scores(run):
   _, workdir, _, table = run
   on_disk = pd.read_csv(os.path.join(workdir, "predictions", "all_pairs.csv"))
-  assert list(on_disk.columns) == ["mirna", "gene", "score", "score_std", "rank", "status"]
+  assert list(on_disk.columns) == ["mirna", "gene", "score", "score_std", "log_odds", "rank",
+                                   "status"]
   assert len(on_disk) == 40 * 30 and on_disk[["mirna", "gene"]].drop_duplicates().shape[0] == 1200
   np.testing.assert_array_equal(np.sort(on_disk["rank"]), np.arange(1, 1201))
-  by_rank = on_disk.sort_values("rank")["score"].to_numpy()
-  assert (np.diff(by_rank) <= 0).all()
+  assert (np.diff(on_disk.sort_values("rank")["score"]) <= 0).all()
+  by_rank = table.sort_values("rank")  # unrounded
+  assert (np.diff(by_rank["score"]) <= 0).all()
+  ties = by_rank.groupby("score")["log_odds"]  # equal scores are ordered by log-odds
+  assert all((np.diff(v.to_numpy()) <= 0).all() for _, v in ties)
   assert (on_disk["score_std"] >= 0).all()
 
 
