@@ -10,6 +10,9 @@ import os
 import tempfile
 from typing import Any, Iterator
 
+_UMASK = os.umask(0)  # read the process umask (the only portable way), then restore it
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
@@ -23,6 +26,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
   suffix = os.path.splitext(path)[1]  # keeps e.g. '.png' so writers can infer the format
   fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=f".tmp{suffix}", dir=directory)
   os.close(fd)
+  os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give outputs the usual permissions
   try:
     yield tmp
     with open(tmp, "rb") as f:
