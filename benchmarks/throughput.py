@@ -62,6 +62,16 @@ def interleaved_medians(setups: dict, repeats: int) -> dict:
   return {name: statistics.median(t) for name, t in times.items()}
 
 
+def _blocking_epochs(run, state, data):
+  """A callable advancing `state` by one compiled epoch per call, blocking until it is done."""
+  box = {"state": state}
+
+  def epoch():
+    box["state"], metrics = run(box["state"], data)
+    jax.block_until_ready(metrics)
+  return epoch
+
+
 def mirjax_lstm_epoch(n_replicas: int, batch: int, n_batches: int, parallel: bool,
                       hidden: int = HIDDEN, fused_backward: bool = True,
                       matmul_dtype: str = "float32"):
@@ -82,12 +92,7 @@ def mirjax_lstm_epoch(n_replicas: int, batch: int, n_batches: int, parallel: boo
   axes = {"x": None, "labels": None, "latent": 0, "mean": 0, "std": 0, "fit_idx": 0, "val_idx": 0}
   run = replicas.compile_epoch(replicas.make_epoch_fn(pipeline.lstm_loss_fn(clf), tx, batch, n),
                                state, data, axes, parallel=parallel)
-  box = {"state": state}
-
-  def epoch():
-    box["state"], metrics = run(box["state"], data)
-    jax.block_until_ready(metrics)
-  return epoch, n_replicas * n
+  return _blocking_epochs(run, state, data), n_replicas * n
 
 
 def mirjax_ae_epoch(n_replicas: int, batch: int, n_batches: int):
@@ -105,12 +110,7 @@ def mirjax_ae_epoch(n_replicas: int, batch: int, n_batches: int):
           "val_idx": jnp.zeros((n_replicas, 0), jnp.int32)}
   run = replicas.compile_epoch(replicas.make_epoch_fn(pipeline.ae_loss_fn(ae), tx, batch, n),
                                state, data, {"x": None, "fit_idx": 0, "val_idx": 0}, parallel=True)
-  box = {"state": state}
-
-  def epoch():
-    box["state"], metrics = run(box["state"], data)
-    jax.block_until_ready(metrics)
-  return epoch, n_replicas * n
+  return _blocking_epochs(run, state, data), n_replicas * n
 
 
 def gemm_call(m: int, k: int, n: int, reps: int):

@@ -30,27 +30,31 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
   return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """(fpr, tpr) at every distinct score threshold, from (0, 0) to (1, 1)."""
-  labels = np.asarray(labels).astype(bool)
+def _tie_grouped_counts(labels: np.ndarray, scores: np.ndarray):
+  """At each distinct score threshold, from the highest down: (true positives, pairs predicted).
+
+  Pairs with equal scores enter together, which is what makes ROC and PR curves tie-aware.
+  """
   order = np.argsort(-np.asarray(scores, np.float64), kind="mergesort")
   s, y = np.asarray(scores)[order], labels[order]
   last_of_tie = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]
-  tp = np.cumsum(y)[last_of_tie]
-  fp = (last_of_tie + 1) - tp
+  return np.cumsum(y)[last_of_tie], last_of_tie + 1
+
+
+def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """(fpr, tpr) at every distinct score threshold, from (0, 0) to (1, 1)."""
+  labels = np.asarray(labels).astype(bool)
+  tp, predicted = _tie_grouped_counts(labels, scores)
+  fp = predicted - tp
   return (np.r_[0.0, fp / max((~labels).sum(), 1)], np.r_[0.0, tp / max(labels.sum(), 1)])
 
 
 def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
   """AUPR as average precision: sum over thresholds of (ΔRecall × Precision), ties grouped."""
   labels = np.asarray(labels).astype(bool)
-  order = np.argsort(-np.asarray(scores, np.float64), kind="mergesort")
-  s, y = np.asarray(scores)[order], labels[order]
-  last_of_tie = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]
-  tp = np.cumsum(y)[last_of_tie]
-  precision = tp / (last_of_tie + 1)
+  tp, predicted = _tie_grouped_counts(labels, scores)
   recall = tp / max(labels.sum(), 1)
-  return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+  return float(np.sum(np.diff(np.r_[0.0, recall]) * tp / predicted))
 
 
 def classification_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict:

@@ -101,10 +101,14 @@ def classifier(cfg: ml_collections.ConfigDict) -> models.LSTMClassifier:
                                matmul_dtype=cfg.lstm.matmul_dtype)
 
 
+def classifier_inputs(pair_x, latent, mean, std):
+  """The classifier's input: `[pair | latent]`, standardized (stats are identity if disabled)."""
+  return (jnp.concatenate([pair_x, latent], axis=-1) - mean) / std
+
+
 def lstm_features(data, idx):
-  """Standardized `[pair | latent]` rows for one replica (stats are identity if disabled)."""
-  x = jnp.concatenate([data["x"][idx], data["latent"][idx]], axis=-1)
-  return (x - data["mean"]) / data["std"]
+  """Classifier inputs of the labelled pairs `idx` for one replica."""
+  return classifier_inputs(data["x"][idx], data["latent"][idx], data["mean"], data["std"])
 
 
 def lstm_loss_fn(model: models.LSTMClassifier):
@@ -167,8 +171,7 @@ class TrainedReplicas:
 def _log_odds(ae, clf, ae_params, batch_stats, lstm_params, mean, std, x):
   def one(ae_p, bs, p, mu, sd, rows):
     z = ae.apply({"params": ae_p, "batch_stats": bs}, rows, method=models.Autoencoder.encode)
-    f = (jnp.concatenate([rows, z], axis=-1) - mu) / sd
-    logits = clf.apply({"params": p}, f)
+    logits = clf.apply({"params": p}, classifier_inputs(rows, z, mu, sd))
     return logits[:, 1] - logits[:, 0]  # softmax(logits)[:, 1] == sigmoid(this)
   x_axis = 0 if x.ndim == 3 else None
   return jax.vmap(one, in_axes=(0, 0, 0, 0, 0, x_axis))(ae_params, batch_stats, lstm_params,

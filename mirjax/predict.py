@@ -63,14 +63,15 @@ def pair_log_odds(models: pipeline.TrainedReplicas, ds: dataset_lib.Dataset, pai
   return np.concatenate([np.asarray(o) for o in outs], axis=1)[:, : len(pairs)]
 
 
-def grid_table(ds: dataset_lib.Dataset, log_odds: np.ndarray) -> pd.DataFrame:
-  """all_pairs table from [n_replicas, n_mirna * n_gene] log-odds in grid order, sorted by rank.
+def grid_table(ds: dataset_lib.Dataset, log_odds: np.ndarray, scores: np.ndarray,
+               extra: dict | None = None) -> pd.DataFrame:
+  """all_pairs table from [n_replicas, n_mirna * n_gene] log-odds and probabilities in grid order
+  (plus `extra` grid-order columns), sorted by rank.
 
   Rank orders by the ensemble score, and pairs whose scores tie (e.g. all at 1.0) by their mean
   log-odds, so a saturated model's ranking is not decided by grid order.
   """
   n_m, n_g = len(ds.mirna_names), len(ds.gene_names)
-  scores = probability(log_odds)
   mean, std, logit = scores.mean(0), scores.std(0), log_odds.mean(0)
   order = np.lexsort((-logit, -mean))  # primary key last
   rank = np.empty(mean.size, np.int64)
@@ -79,7 +80,8 @@ def grid_table(ds: dataset_lib.Dataset, log_odds: np.ndarray) -> pd.DataFrame:
   table = pd.DataFrame({
       "mirna": np.repeat(np.asarray(ds.mirna_names), n_g),
       "gene": np.tile(np.asarray(ds.gene_names), n_m),
-      "score": mean, "score_std": std, "log_odds": logit, "rank": rank, "status": status})
+      "score": mean, "score_std": std, "log_odds": logit, "rank": rank, "status": status,
+      **(extra or {})})
   return table.sort_values("rank", kind="stable").reset_index(drop=True)
 
 
@@ -94,18 +96,17 @@ def predict_grid(config, ds: dataset_lib.Dataset, workdir: str) -> pd.DataFrame:
   models = load_fold_models(config, ds, workdir)
   pairs = all_grid_pairs(ds)
   log_odds = pair_log_odds(models, ds, pairs, config.predict.chunk)
-  table = grid_table(ds, log_odds)
+  scores = probability(log_odds)
+  extra = {}
   if config.predict.final_model:
-    final = probability(pair_log_odds(fit_final_model(config, ds, workdir), ds, pairs,
-                                      config.predict.chunk)[0])
-    mi = pd.Index(ds.mirna_names).get_indexer(table["mirna"])
-    gi = pd.Index(ds.gene_names).get_indexer(table["gene"])
-    table["final_score"] = final[mi * len(ds.gene_names) + gi]  # grid order -> table order
+    extra["final_score"] = probability(pair_log_odds(fit_final_model(config, ds, workdir), ds,
+                                                     pairs, config.predict.chunk)[0])
+  table = grid_table(ds, log_odds, scores, extra)
   with atomic.atomic_path(os.path.join(out, GRID_FILE)) as tmp:
     table.to_csv(tmp, index=False, float_format="%.10g")
   plots.score_distribution(os.path.join(out, "score_distribution.png"), table)
   plots.score_heatmap(os.path.join(out, "heatmap.png"),
-                      probability(log_odds).mean(0).reshape(ds.status.shape),
+                      scores.mean(0).reshape(ds.status.shape),
                       ds.status == dataset_lib.POSITIVE)
   logging.info("scored %d pairs with %d fold models -> %s", len(table), models.n_replicas,
                os.path.join(out, GRID_FILE))
