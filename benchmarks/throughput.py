@@ -23,13 +23,16 @@ import numpy as np
 import optax
 from absl import app, flags, logging
 
-from mirjax import atomic, models, pipeline, plots, provenance, replicas
+from mirjax import atomic, models, pipeline, placement, plots, provenance, replicas
 
 _OUT = flags.DEFINE_string("out", "benchmarks/results", "Output directory.")
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny sizes and few repeats: a smoke run.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls per setup (median reported).")
 _BATCHES = flags.DEFINE_integer("batches", 40, "Minibatches per timed epoch.")
 _SWEEP = flags.DEFINE_bool("sweep", True, "Also sweep replicas and batch size.")
+_CPU_DEVICES = flags.DEFINE_integer(
+    "cpu_devices", 0, "Split the CPU into this many XLA devices, as config.train.cpu_devices "
+    "(0: auto for 5 folds). 1 measures the one-multithreaded-device layout.")
 
 STEP_FEATURES, IN_DIM, LAYERS, HIDDEN = 16, 272, 3, 128
 PAPER = {"folds": 5, "lstm_epochs": 200, "ae_epochs": 200, "lstm_train_pairs": 24864,
@@ -62,20 +65,26 @@ def interleaved_medians(setups: dict, repeats: int) -> dict:
   return {name: statistics.median(t) for name, t in times.items()}
 
 
-def _blocking_epochs(run, state, data):
-  """A callable advancing `state` by one compiled epoch per call, blocking until it is done."""
-  box = {"state": state}
+def _blocking_epochs(epoch_fn, state, data, axes, place: placement.Placement):
+  """A callable advancing `state` by one compiled epoch of all replicas per call (mirjax's real
+  training program, placed as `replicas.train` places it), blocking until it is done."""
+  n = jax.tree.leaves(state)[0].shape[0]
+  own, shared = replicas.split_data(data, axes)
+  box = {"state": place.place(state, n)}
+  own, shared = place.place(own, n), place.place(shared, n, replicated=True)
+  valid = place.valid(n)
+  run = replicas.compile_epoch(epoch_fn, place, box["state"], own, shared)
 
   def epoch():
-    box["state"], metrics = run(box["state"], data)
+    box["state"], metrics = run(box["state"], own, shared, valid)
     jax.block_until_ready(metrics)
   return epoch
 
 
-def mirjax_lstm_epoch(n_replicas: int, batch: int, n_batches: int, parallel: bool,
-                      hidden: int = HIDDEN, fused_backward: bool = True,
+def mirjax_lstm_epoch(n_replicas: int, batch: int, n_batches: int, devices: int = 0,
+                      loop: str = "auto", hidden: int = HIDDEN, fused_backward: bool = True,
                       matmul_dtype: str = "float32"):
-  """A callable running one LSTM epoch of all replicas through mirjax's real training code."""
+  """A callable running one LSTM epoch of all replicas; `devices`/`loop` as config.train."""
   n = batch * n_batches
   clf = models.LSTMClassifier(hidden, LAYERS, STEP_FEATURES, fused_backward, matmul_dtype)
   tx = optax.adam(1e-3)
@@ -90,9 +99,9 @@ def mirjax_lstm_epoch(n_replicas: int, batch: int, n_batches: int, parallel: boo
           "fit_idx": jnp.tile(jnp.arange(n, dtype=jnp.int32), (n_replicas, 1)),
           "val_idx": jnp.zeros((n_replicas, 0), jnp.int32)}
   axes = {"x": None, "labels": None, "latent": 0, "mean": 0, "std": 0, "fit_idx": 0, "val_idx": 0}
-  run = replicas.compile_epoch(replicas.make_epoch_fn(pipeline.lstm_loss_fn(clf), tx, batch, n),
-                               state, data, axes, parallel=parallel)
-  return _blocking_epochs(run, state, data), n_replicas * n
+  epoch_fn = replicas.make_epoch_fn(pipeline.lstm_loss_fn(clf), tx, batch, n)
+  place = placement.Placement.create(n_replicas, devices, loop)
+  return _blocking_epochs(epoch_fn, state, data, axes, place), n_replicas * n
 
 
 def mirjax_ae_epoch(n_replicas: int, batch: int, n_batches: int):
@@ -108,24 +117,36 @@ def mirjax_ae_epoch(n_replicas: int, batch: int, n_batches: int):
   data = {"x": jnp.asarray(np.random.default_rng(0).normal(size=(n, 256)), jnp.float32),
           "fit_idx": jnp.tile(jnp.arange(n, dtype=jnp.int32), (n_replicas, 1)),
           "val_idx": jnp.zeros((n_replicas, 0), jnp.int32)}
-  run = replicas.compile_epoch(replicas.make_epoch_fn(pipeline.ae_loss_fn(ae), tx, batch, n),
-                               state, data, {"x": None, "fit_idx": 0, "val_idx": 0}, parallel=True)
-  return _blocking_epochs(run, state, data), n_replicas * n
+  epoch_fn = replicas.make_epoch_fn(pipeline.ae_loss_fn(ae), tx, batch, n)
+  axes = {"x": None, "fit_idx": 0, "val_idx": 0}
+  place = placement.Placement.create(n_replicas)
+  return _blocking_epochs(epoch_fn, state, data, axes, place), n_replicas * n
 
 
 def gemm_call(m: int, k: int, n: int, reps: int):
-  """A callable doing `reps` dependent float32 [m,k]x[k,n] matmuls (n >= k) in one compiled loop.
+  """A callable doing `reps` dependent float32 [m,k]x[k,n] matmuls (n >= k) on every device at once.
 
-  Each product feeds the next operand (a tiny m*k add), so XLA cannot hoist the matmul out.
+  Each product feeds the next operand (a tiny m*k add), so XLA cannot hoist the matmul out. Every
+  device runs its own chain, as the replicas do, so this is the whole machine's ceiling for GEMMs of
+  this shape (with one device: that device's, multithreaded or not).
   """
-  a = jnp.asarray(np.random.default_rng(0).normal(size=(m, k)), jnp.float32) / np.sqrt(k)
-  b = jnp.asarray(np.random.default_rng(1).normal(size=(k, n)), jnp.float32) / np.sqrt(k)
+  mesh = placement.Placement.create(len(jax.devices())).mesh
+  d = mesh.size
+  rng = np.random.default_rng(0)
+  a = rng.normal(size=(d, m, k)).astype(np.float32) / np.sqrt(k)
+  b = rng.normal(size=(d, k, n)).astype(np.float32) / np.sqrt(k)
 
   def loop(a, b):
-    return jax.lax.fori_loop(0, reps, lambda _, acc: (a + 1e-9 * acc[:, :k]) @ b,
-                             jnp.zeros((m, n), jnp.float32))
-  fn = jax.jit(loop).lower(a, b).compile()
-  return (lambda: jax.block_until_ready(fn(a, b))), 2.0 * m * k * n * reps
+    a, b = a[0], b[0]
+    out = jax.lax.fori_loop(0, reps, lambda _, acc: (a + 1e-9 * acc[:, :k]) @ b,
+                            jnp.zeros((m, n), jnp.float32))
+    return out[None]
+  spec = jax.sharding.PartitionSpec(placement.AXIS)
+  sharding = jax.sharding.NamedSharding(mesh, spec)
+  a, b = jax.device_put(a, sharding), jax.device_put(b, sharding)
+  fn = jax.jit(jax.shard_map(loop, mesh=mesh, in_specs=(spec, spec), out_specs=spec,
+                             check_vma=False)).lower(a, b).compile()
+  return (lambda: jax.block_until_ready(fn(a, b))), 2.0 * m * k * n * reps * d
 
 
 def torch_setup(batch: int, n_batches: int, hidden: int = HIDDEN):
@@ -141,15 +162,18 @@ def torch_setup(batch: int, n_batches: int, hidden: int = HIDDEN):
 
 def main(argv):
   del argv
+  cpu_devices = placement.configure_cpu(PAPER["folds"], _CPU_DEVICES.value)  # before any JAX op
   quick = _QUICK.value
   repeats = 2 if quick else _REPEATS.value
   n_batches = 4 if quick else _BATCHES.value
   folds = PAPER["folds"]
   flops = lstm_flops_per_sample()
-  out = {"host": provenance.devices(), "versions": provenance.versions(),
+  out = {"host": provenance.devices(), "versions": provenance.versions(), "cpu_devices": cpu_devices,
+         "xla_flags": os.environ.get("XLA_FLAGS", ""),
          "flops_per_sample": flops, "repeats": repeats, "batches_per_epoch": n_batches}
 
-  # 1. Same-shape GEMM ceiling: the recurrent [B,H]x[H,4H] and the input projection [T*B,H]x[H,4H].
+  # 1. Same-shape GEMM ceiling (all devices at once): the recurrent [B,H]x[H,4H] and the input
+  #    projection [T*B,H]x[H,4H].
   gemms = {"recurrent 128x128x512": gemm_call(128, 128, 512, 200 if quick else 2000),
            "projection 2176x128x512": gemm_call(2176, 128, 512, 20 if quick else 200),
            "square 2048^3": gemm_call(2048, 2048, 2048, 1 if quick else 5)}
@@ -158,16 +182,26 @@ def main(argv):
   ceiling = out["gemm_gflops"]["recurrent 128x128x512"]
   logging.info("GEMM GFLOP/s: %s", out["gemm_gflops"])
 
-  # 2. LSTM training at the paper's sizes: vmapped folds, sequential folds, PyTorch; and each
-  #    optimization switched off (autodiff backward) or on beyond the default (bfloat16 matmuls).
+  # 2. LSTM training at the paper's sizes: the default placement (5 folds sharded over the
+  #    devices, a loop per device on CPU), the same with vmap per device, all folds on one device
+  #    (vmapped, or one after another), PyTorch; and each optimization switched off (autodiff
+  #    backward) or on beyond the default (bfloat16 matmuls).
+  d = len(jax.devices())
   setups = {
-      "mirjax, 5 folds vmapped": mirjax_lstm_epoch(folds, 128, n_batches, True),
-      "mirjax, 5 folds sequential": mirjax_lstm_epoch(folds, 128, n_batches, False),
-      "mirjax, 5 folds vmapped, scan-autodiff backward": mirjax_lstm_epoch(
-          folds, 128, n_batches, True, fused_backward=False),
-      "mirjax, 5 folds vmapped, bfloat16 matmuls": mirjax_lstm_epoch(
-          folds, 128, n_batches, True, matmul_dtype="bfloat16"),
+      f"mirjax, 5 folds sharded over {d} devices, loop per device (default)": mirjax_lstm_epoch(
+          folds, 128, n_batches),
+      f"mirjax, 5 folds sharded over {d} devices, vmapped per device": mirjax_lstm_epoch(
+          folds, 128, n_batches, loop="vmap"),
+      "mirjax, 5 folds vmapped on one device": mirjax_lstm_epoch(folds, 128, n_batches, 1, "vmap"),
+      "mirjax, 5 folds one after another on one device": mirjax_lstm_epoch(
+          folds, 128, n_batches, 1, "map"),
+      "mirjax, default placement, scan-autodiff backward": mirjax_lstm_epoch(
+          folds, 128, n_batches, fused_backward=False),
+      "mirjax, default placement, bfloat16 matmuls": mirjax_lstm_epoch(
+          folds, 128, n_batches, matmul_dtype="bfloat16"),
   }
+  if d == 1:  # the sharded setups are the one-device ones
+    setups = {k: v for k, v in setups.items() if "sharded" not in k}
   ref = torch_setup(128, n_batches)
   if ref is not None:
     setups["PyTorch nn.LSTM, one model"] = ref
@@ -196,14 +230,13 @@ def main(argv):
     r["paper_total_minutes"] = (r["paper_lstm_minutes"] + ae_minutes if "mirjax" in r["setup"]
                                 else None)
 
-  # 4. Scaling: replicas at batch 128, and batch sizes at 5 replicas (mirjax, vmapped).
+  # 4. Scaling: replicas at batch 128, and batch sizes at 5 replicas (default placement).
   if _SWEEP.value:
     sweep = {}
     for r in ((1, 2) if quick else (1, 2, 5, 10, 20)):
-      sweep[f"replicas={r},batch=128"] = mirjax_lstm_epoch(r, 128, n_batches, True)
+      sweep[f"replicas={r},batch=128"] = mirjax_lstm_epoch(r, 128, n_batches)
     for b in ((64,) if quick else (64, 512)):
-      sweep[f"replicas=5,batch={b}"] = mirjax_lstm_epoch(folds, b, max(1, n_batches * 128 // b),
-                                                         True)
+      sweep[f"replicas=5,batch={b}"] = mirjax_lstm_epoch(folds, b, max(1, n_batches * 128 // b))
     med = interleaved_medians({k: v[0] for k, v in sweep.items()}, repeats)
     out["sweep"] = [{"point": k, "samples_per_s": sweep[k][1] / med[k]} for k in sweep]
 
@@ -219,8 +252,9 @@ def main(argv):
 
 
 def to_markdown(out: dict) -> str:
-  lines = [f"FLOPs per training sample (model in the module docstring): {out['flops_per_sample'] / 1e6:.1f} M",
-           "", "| GEMM (float32) | GFLOP/s |", "|---|---|"]
+  lines = [f"CPU devices: {out['cpu_devices']} (XLA_FLAGS: `{out['xla_flags'] or 'none'}`)", "",
+           f"FLOPs per training sample (model in the module docstring): {out['flops_per_sample'] / 1e6:.1f} M",
+           "", "| GEMM (float32, every device at once) | GFLOP/s |", "|---|---|"]
   lines += [f"| {k} | {v:.0f} |" for k, v in out["gemm_gflops"].items()]
   lines += ["", "| LSTM training setup | samples/s | GFLOP/s | % of GEMM ceiling | vs PyTorch | "
             "paper protocol, min (LSTM / total with AE) |", "|---|---|---|---|---|---|"]
@@ -233,7 +267,7 @@ def to_markdown(out: dict) -> str:
   lines += ["", f"AE stage (5 replicas, batch 64): {out['ae']['samples_per_s']:,.0f} samples/s, "
             f"{out['ae']['paper_minutes']:.1f} min for the paper's 200 epochs."]
   if "sweep" in out:
-    lines += ["", "| sweep point (mirjax, vmapped) | samples/s |", "|---|---|"]
+    lines += ["", "| sweep point (mirjax, default placement) | samples/s |", "|---|---|"]
     lines += [f"| {s['point']} | {s['samples_per_s']:,.0f} |" for s in out["sweep"]]
   return "\n".join(lines) + "\n"
 

@@ -7,10 +7,13 @@ differs. Configs are locked after loading, so a misspelt `--config.x.y=` overrid
 import ml_collections
 from ml_collections import config_dict
 
+from mirjax import placement
+from mirjax.data import folds as folds_lib
 from mirjax.data import negatives
 from mirjax.errors import ConfigError
 
 DATA_SOURCES = ("sglstm_core", "synthetic")
+ARCHITECTURES = ("lstm", "mlp", "logistic", "distance")
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -26,6 +29,9 @@ def default_config() -> ml_collections.ConfigDict:
   c.data.metric = "euclidean"  # miRNA–gene dissimilarity: 'euclidean' or 'cosine' (1 - cos sim)
   c.data.folds = 5
   c.data.seed = 0  # negative sampling and fold assignment
+  # How pairs are split into folds: 'pairs' (stratified, the paper's); 'mirna' or 'gene' (cold start:
+  # a test fold's miRNAs/genes never appear in its training pairs).
+  c.data.split = "pairs"
 
   c.data.negatives = ml_collections.ConfigDict()
   c.data.negatives.strategy = "distance"  # paper's label adjustment; or 'random' (SG-LSTM style)
@@ -43,6 +49,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.data.synthetic.seed = 0
 
   c.ae = ml_collections.ConfigDict()
+  c.ae.enabled = True  # False: the classifier reads the 256 pair features only (ablation)
   c.ae.hidden = (128, 64)  # encoder widths before the latent; the decoder mirrors them
   c.ae.latent = 16
   c.ae.leaky_slope = 0.01
@@ -51,7 +58,11 @@ def default_config() -> ml_collections.ConfigDict:
   c.ae.learning_rate = 1e-3
   c.ae.val_fraction = 0.2  # the paper's 8:2 split, of each fold's training pairs
 
+  # Stage 2, the classifier. 'lstm' is the paper's; 'mlp' and 'logistic' are baselines trained the
+  # same way on the same inputs; 'distance' trains nothing and scores a pair by -dissimilarity.
   c.lstm = ml_collections.ConfigDict()
+  c.lstm.architecture = "lstm"
+  c.lstm.mlp_hidden = (256, 128)  # widths of the 'mlp' baseline
   c.lstm.hidden = 128  # as SG-LSTM
   c.lstm.layers = 3
   c.lstm.step_features = 16  # 272 inputs read as 17 steps x 16
@@ -68,9 +79,21 @@ def default_config() -> ml_collections.ConfigDict:
   c.lstm.matmul_dtype = "float32"
 
   c.train = ml_collections.ConfigDict()
-  c.train.parallel_folds = True  # False: folds one after another (same numbers), for benchmarks
+  # Where the replicas (folds) run; see mirjax/placement.py. None of these changes the numbers
+  # beyond float reassociation.
+  c.train.devices = 0  # shard the replicas over this many devices (0: all)
+  # Per device: 'map' (a loop) or 'vmap'; auto: map on a CPU device holding several replicas.
+  c.train.replica_loop = "auto"
+  c.train.cpu_devices = 0  # split the host CPU into this many devices (0: auto, one per core/replica)
   c.train.checkpoint_every = 10  # epochs
   c.train.keep_checkpoints = 3
+
+  # A sweep (see mirjax/sweep.py): when `variants` or `grid` is set, `launch.py` trains every point
+  # x seed x fold as replicas and writes sweep.csv and REPORT.md instead of a single run's outputs.
+  c.sweep = ml_collections.ConfigDict()
+  c.sweep.variants = ()  # 'name: field=value; field=value', e.g. 'no_ae: ae.enabled=False'
+  c.sweep.grid = ()  # 'field=v1,v2,...', one per axis; the points are their product
+  c.sweep.seeds = ()  # training seeds of every point (empty: just config.seed)
 
   c.predict = ml_collections.ConfigDict()
   c.predict.chunk = 4096  # grid pairs scored per compiled call
@@ -80,10 +103,20 @@ def default_config() -> ml_collections.ConfigDict:
   return c
 
 
+def quick_budget(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """configs/quick.py's training budget (minutes on 2 CPU cores), also used by the sweep configs:
+  AE 20 epochs, LSTM 3x64 for 10 epochs, a 10 % validation curve, checkpoints every 5 epochs."""
+  config.ae.epochs = 20
+  config.lstm.epochs = 10
+  config.lstm.hidden = 64
+  config.lstm.val_fraction = 0.1
+  config.train.checkpoint_every = 5
+  return config
+
+
 # Fields (or, ending in '.', groups) that change how a run executes or what is done after training,
 # not what training computes: a workdir's checkpoints may be reused with other values of these.
-EXECUTION_FIELDS = ("data.dir", "data.fetch", "train.parallel_folds", "train.checkpoint_every",
-                    "train.keep_checkpoints", "lstm.fused_backward", "predict.")
+EXECUTION_FIELDS = ("data.dir", "data.fetch", "train.", "lstm.fused_backward", "predict.")
 
 
 def training_differences(recorded: dict, config: ml_collections.ConfigDict) -> list[str]:
@@ -139,14 +172,23 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _require(len(config.ae.hidden) >= 1 and min(config.ae.hidden) >= 1, "ae.hidden",
            config.ae.hidden, "needs at least one positive width.")
   _require(config.ae.latent >= 1, "ae.latent", config.ae.latent, "must be at least 1.")
-  width = 2 * d.dim + config.ae.latent
-  _require(config.lstm.step_features >= 1 and width % config.lstm.step_features == 0,
+  _require(config.lstm.architecture in ARCHITECTURES, "lstm.architecture",
+           config.lstm.architecture, f"choose one of {ARCHITECTURES}.")
+  _require(d.split in folds_lib.SPLITS, "data.split", d.split, f"choose one of {folds_lib.SPLITS}.")
+  width = 2 * d.dim + (config.ae.latent if config.ae.enabled else 0)
+  _require(config.lstm.architecture != "lstm" or (
+      config.lstm.step_features >= 1 and width % config.lstm.step_features == 0),
            "lstm.step_features", config.lstm.step_features,
-           f"must divide the classifier input width 2*data.dim + ae.latent = {width}.")
+           f"must divide the classifier input width 2*data.dim + ae.latent = {width} "
+           "(without ae.latent when ae.enabled is False).")
   _require(config.lstm.hidden >= 1, "lstm.hidden", config.lstm.hidden, "must be at least 1.")
   _require(config.lstm.matmul_dtype in ("float32", "bfloat16"), "lstm.matmul_dtype",
            config.lstm.matmul_dtype, "choose 'float32' or 'bfloat16'.")
   _require(config.lstm.layers >= 1, "lstm.layers", config.lstm.layers, "must be at least 1.")
+  _require(config.train.replica_loop in placement.LOOPS, "train.replica_loop",
+           config.train.replica_loop, f"choose one of {placement.LOOPS}.")
+  for name in ("devices", "cpu_devices"):
+    _require(config.train[name] >= 0, f"train.{name}", config.train[name], "must be >= 0 (0: auto).")
   _require(config.train.checkpoint_every >= 1, "train.checkpoint_every",
            config.train.checkpoint_every, "must be at least 1.")
   _require(config.train.keep_checkpoints >= 1, "train.keep_checkpoints",

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from absl import logging
 
-from mirjax import atomic, evaluation, pipeline, plots, provenance, ranking
+from mirjax import atomic, evaluation, pipeline, placement, plots, provenance, ranking, sweep
 from mirjax import predict as predict_lib
 from mirjax import config as config_lib
 from mirjax.data import dataset as dataset_lib
@@ -140,9 +140,10 @@ def _log_dataset(ds: dataset_lib.Dataset, seconds: float) -> None:
 
 def _train(config, ds: dataset_lib.Dataset, workdir: str, t0: float) -> dict:
   log = MetricsLog(os.path.join(workdir, "metrics.jsonl"))
-  trained = pipeline.train_replicas(config, ds, folds_lib.train_indices(ds.folds),
-                                    checkpoint_root=os.path.join(workdir, "checkpoints"),
-                                    metrics_log=log)
+  trained = pipeline.train_replicas(
+      config, ds.pair_features(), ds.labels,
+      pipeline.Replicas.of_run(config, folds_lib.train_indices(ds.folds)),
+      checkpoint_root=os.path.join(workdir, "checkpoints"), metrics_log=log)
   plots.loss_curves(os.path.join(workdir, "loss_curves.png"), log.rows())
   oof_scores = np.asarray(trained.score(jnp.asarray(ds.pair_features()[ds.folds])))
   results = evaluate_and_write(ds, oof_scores, workdir, time.time() - t0)
@@ -160,7 +161,8 @@ def _pair_answer(config, ds: dataset_lib.Dataset, workdir: str, query: ranking.Q
   gene = ranking.resolve_name(query.gene, ds.gene_names, "gene")
   models = predict_lib.load_fold_models(config, ds, workdir)
   pair = np.array([[ds.mirna_names.index(mirna), ds.gene_names.index(gene)]])
-  scores = predict_lib.probability(predict_lib.pair_log_odds(models, ds, pair, chunk=1)[:, 0])
+  scores = predict_lib.probability(
+      predict_lib.pair_log_odds(models, ds, pair, chunk=1, train_cfg=config.train)[:, 0])
   row = ranking.pair_row(predict_lib.read_grid(workdir), mirna, gene)
   return {"mirna": mirna, "gene": gene, "score": float(scores.mean()),
           "score_std": float(scores.std()), "fold_scores": scores.tolist(),
@@ -182,6 +184,15 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
   if mode not in MODES:
     raise ConfigError(f"--mode={mode!r} is unknown; choose one of {MODES}.")
   config_lib.validate(config)
+  if sweep.is_sweep(config) and mode not in ("train",):
+    raise ConfigError(f"--mode={mode} works on a single run; this config is a sweep "
+                      "(config.sweep), which only trains and reports.")
+  if not sweep.is_sweep(config) and config.lstm.architecture == "distance":
+    raise ConfigError("lstm.architecture='distance' trains nothing; a single run's results.json "
+                      "already reports the distance-only baseline (as a point of its own, use a "
+                      "sweep variant, see configs/ablations.py).")
+  n_replicas = sweep.n_replicas(config) if sweep.is_sweep(config) else config.data.folds
+  placement.configure_cpu(n_replicas, config.train.cpu_devices)  # before JAX starts
   if mode == "query" and not (query.mirna and query.gene):
     rows = ranking.answer(predict_lib.read_grid(workdir), query)  # no JAX needed
     print(f"{query.describe()} ({workdir}):\n{ranking.format_table(rows)}")
@@ -191,6 +202,8 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
     check_resumable(config, workdir)
   if mode in ("train", "dataset"):
     write_run_header(config, workdir, mode)
+  if sweep.is_sweep(config):
+    return sweep.run(config, workdir)
   ds = dataset_lib.build_dataset(config.data)
   _log_dataset(ds, time.time() - t0)
   if mode == "dataset":

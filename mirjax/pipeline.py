@@ -10,6 +10,7 @@ replica carries only its index arrays (and, for stage 2, its own latent codes an
 
 import dataclasses
 import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -18,8 +19,8 @@ import numpy as np
 import optax
 
 from mirjax import models, replicas
-from mirjax.data import dataset as dataset_lib
 from mirjax.errors import ConfigError
+from mirjax.placement import Placement
 
 AE_STAGE, LSTM_STAGE = "ae", "lstm"
 FINAL_PREFIX = "final_"  # the optional model fit on all labelled pairs: stages final_ae, final_lstm
@@ -28,33 +29,59 @@ STAGE_IDS = {AE_STAGE: 1, LSTM_STAGE: 2, FINAL_PREFIX + AE_STAGE: 3, FINAL_PREFI
 
 
 @dataclasses.dataclass(frozen=True)
+class Replicas:
+  """What tells apart the replicas of one compiled program: one entry (row) per replica.
+
+  A replica's randomness depends only on its (seed, fold), never on its position, so a fold trained
+  inside a sweep is the same model as that fold of a standalone run with the same settings.
+  """
+  train_idx: np.ndarray  # int32 [R, n]: the replica's training rows of the shared pair pool
+  folds: np.ndarray  # int [R]
+  seeds: np.ndarray  # int [R]
+  ae_lr: np.ndarray  # float [R]
+  lstm_lr: np.ndarray  # float [R]
+
+  @classmethod
+  def of_run(cls, cfg: ml_collections.ConfigDict, train_idx: np.ndarray) -> "Replicas":
+    """The replicas of one run: row k of `train_idx` is fold k, all with the config's settings."""
+    k = len(train_idx)
+    return cls(np.asarray(train_idx, np.int32), np.arange(k), np.full(k, cfg.seed),
+               np.full(k, cfg.ae.learning_rate), np.full(k, cfg.lstm.learning_rate))
+
+  def __len__(self) -> int:
+    return len(self.train_idx)
+
+
+@dataclasses.dataclass(frozen=True)
 class ReplicaSplits:
-  """Per-replica index arrays into the labelled pairs, int32 [n_replicas, n]."""
+  """Per-replica index arrays into the pair pool, int32 [n_replicas, n]."""
   fit: np.ndarray  # examples the optimizer sees
   val: np.ndarray  # held out of the replica's training pairs, for monitoring only
 
 
-def monitoring_split(train_idx: np.ndarray, val_fraction: float, seed: int,
-                     stage: str) -> ReplicaSplits:
-  """Splits each replica's training pairs into fit/val, seeded per (seed, replica, stage)."""
-  n_val = int(round(val_fraction * train_idx.shape[1]))
+def monitoring_split(reps: Replicas, val_fraction: float, stage: str) -> ReplicaSplits:
+  """Splits each replica's training rows into fit/val, seeded per (seed, fold, stage)."""
+  n_val = int(round(val_fraction * reps.train_idx.shape[1]))
   fit, val = [], []
-  for k, row in enumerate(train_idx):
-    perm = np.random.default_rng([seed, k, STAGE_IDS[stage]]).permutation(row)
+  for row, seed, fold in zip(reps.train_idx, reps.seeds, reps.folds):
+    perm = np.random.default_rng([int(seed), int(fold), STAGE_IDS[stage]]).permutation(row)
     val.append(np.sort(perm[:n_val]))
     fit.append(np.sort(perm[n_val:]))
   return ReplicaSplits(np.stack(fit).astype(np.int32),
-                       np.stack(val).astype(np.int32).reshape(len(train_idx), n_val))
+                       np.stack(val).astype(np.int32).reshape(len(reps), n_val))
 
 
-def replica_keys(seed: int, stage: str, n_replicas: int) -> jax.Array:
-  """One key per replica, depending only on (seed, stage, replica index)."""
-  base = jax.random.fold_in(jax.random.PRNGKey(seed), STAGE_IDS[stage])
-  return jax.vmap(lambda r: jax.random.fold_in(base, r))(jnp.arange(n_replicas))
+def replica_keys(reps: Replicas, stage: str) -> jax.Array:
+  """One key per replica, depending only on (seed, stage, fold)."""
+  def key(seed, fold):
+    return jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(seed), STAGE_IDS[stage]), fold)
+  return jax.vmap(key)(jnp.asarray(reps.seeds), jnp.asarray(reps.folds))
 
 
-def adam(learning_rate: float) -> optax.GradientTransformation:
-  return optax.adam(learning_rate)
+# Adam at rate 1; each replica's own learning rate multiplies the update inside the epoch (it is
+# per-replica data, so a learning-rate sweep shares one compiled program). Same arithmetic as
+# optax.adam(lr): the sign flip is exact.
+UNIT_ADAM = optax.adam(1.0)
 
 
 # ----------------------------------------------------------------------------- autoencoder
@@ -77,11 +104,10 @@ def ae_loss_fn(model: models.Autoencoder):
   return loss_fn
 
 
-def init_ae(cfg, model, key, in_dim: int):
+def init_ae(model, key, in_dim: int):
   k_init, k_shuffle = jax.random.split(key)
   variables = model.init(k_init, jnp.zeros((2, in_dim)), train=False)
-  return replicas.init_state(variables["params"], variables["batch_stats"],
-                             adam(cfg.ae.learning_rate), k_shuffle)
+  return replicas.init_state(variables["params"], variables["batch_stats"], UNIT_ADAM, k_shuffle)
 
 
 def encode(model, state, x):
@@ -94,11 +120,19 @@ def encode(model, state, x):
 
 # ----------------------------------------------------------------------------- classifier
 
-def classifier(cfg: ml_collections.ConfigDict) -> models.LSTMClassifier:
-  return models.LSTMClassifier(hidden=cfg.lstm.hidden, layers=cfg.lstm.layers,
-                               step_features=cfg.lstm.step_features,
-                               fused_backward=cfg.lstm.fused_backward,
-                               matmul_dtype=cfg.lstm.matmul_dtype)
+def classifier(cfg: ml_collections.ConfigDict):
+  """The stage-2 model of `lstm.architecture`: the paper's LSTM, or a baseline on the same inputs."""
+  arch = cfg.lstm.architecture
+  if arch == "lstm":
+    return models.LSTMClassifier(hidden=cfg.lstm.hidden, layers=cfg.lstm.layers,
+                                 step_features=cfg.lstm.step_features,
+                                 fused_backward=cfg.lstm.fused_backward,
+                                 matmul_dtype=cfg.lstm.matmul_dtype)
+  if arch == "mlp":
+    return models.MLPClassifier(tuple(cfg.lstm.mlp_hidden))
+  if arch == "logistic":
+    return models.MLPClassifier(())
+  raise ConfigError(f"config.lstm.architecture={arch!r} has no trained classifier.")
 
 
 def classifier_inputs(pair_x, latent, mean, std):
@@ -111,7 +145,7 @@ def lstm_features(data, idx):
   return classifier_inputs(data["x"][idx], data["latent"][idx], data["mean"], data["std"])
 
 
-def lstm_loss_fn(model: models.LSTMClassifier):
+def lstm_loss_fn(model):
   def loss_fn(params, model_state, data, idx, train):
     del train  # no dropout or batch statistics in the classifier
     logits = model.apply({"params": params}, lstm_features(data, idx))
@@ -120,10 +154,10 @@ def lstm_loss_fn(model: models.LSTMClassifier):
   return loss_fn
 
 
-def init_lstm(cfg, model, key, in_dim: int):
+def init_classifier(model, key, in_dim: int):
   k_init, k_shuffle = jax.random.split(key)
   params = model.init(k_init, jnp.zeros((2, in_dim)))["params"]
-  return replicas.init_state(params, {}, adam(cfg.lstm.learning_rate), k_shuffle)
+  return replicas.init_state(params, {}, UNIT_ADAM, k_shuffle)
 
 
 def input_stats(x_all: jax.Array, latent: jax.Array, fit_idx: np.ndarray, standardize: bool):
@@ -141,17 +175,22 @@ def input_stats(x_all: jax.Array, latent: jax.Array, fit_idx: np.ndarray, standa
 
 @dataclasses.dataclass(frozen=True)
 class TrainedReplicas:
-  """Everything needed to score pairs with each replica's AE + LSTM (replica axis leading)."""
-  ae: models.Autoencoder
-  classifier: models.LSTMClassifier
-  ae_state: dict
+  """Everything needed to score pairs with each replica's AE + classifier (replica axis leading)."""
+  ae: models.Autoencoder | None  # None: the classifier reads the pair features only
+  classifier: Any
+  ae_state: dict | None
   lstm_state: dict
-  mean: jax.Array  # [n_replicas, 272] input statistics of each replica's fit rows
+  mean: jax.Array  # [n_replicas, width] input statistics of each replica's fit rows
   std: jax.Array
 
   @property
   def n_replicas(self) -> int:
     return int(self.mean.shape[0])
+
+  def _weights(self):
+    ae_params = None if self.ae is None else self.ae_state["params"]
+    stats = None if self.ae is None else self.ae_state["model_state"]
+    return (ae_params, stats, self.lstm_state["params"], self.mean, self.std)
 
   def log_odds(self, x: jax.Array) -> jax.Array:
     """Logit(P(association)) [n_replicas, n] of pair features x: [n, 256] or [n_replicas, n, 256].
@@ -159,75 +198,102 @@ class TrainedReplicas:
     Unlike the probability it does not saturate at 1.0 in float32, so it still orders the pairs an
     over-confident model calls certain.
     """
-    return _log_odds(self.ae, self.classifier, self.ae_state["params"],
-                     self.ae_state["model_state"], self.lstm_state["params"], self.mean, self.std, x)
+    return _log_odds(self.ae, self.classifier, *self._weights(), x)
+
+  def scorer(self, placement: Placement, per_replica_x: bool = False):
+    """`log_odds` with the replicas spread over the placement's devices: returns `score(x)`, for
+    x [n, 256] (or [n_replicas, n, 256] with per_replica_x), giving the log-odds of the padded
+    replicas as a sharded array; read it with `placement.to_host(out, n_replicas)`. Compiles once
+    per shape of x; calls are dispatched without waiting."""
+    n = self.n_replicas
+    fn = functools.partial(_replica_log_odds, self.ae, self.classifier)
+    program = jax.jit(placement.replica_program(lambda w, rows: fn(*w, rows),
+                                                (True, per_replica_x)))
+    weights, valid = placement.place(self._weights(), n), placement.valid(n)
+    return lambda x: program(weights, placement.place(x, n, replicated=not per_replica_x), valid)
 
   def score(self, x: jax.Array) -> jax.Array:
     """P(association) [n_replicas, n]: the softmax probability of class 1."""
     return jax.nn.sigmoid(self.log_odds(x))
 
 
+def _replica_log_odds(ae, clf, ae_params, batch_stats, params, mean, std, rows):
+  if ae is None:
+    z = rows[:, :0]
+  else:
+    z = ae.apply({"params": ae_params, "batch_stats": batch_stats}, rows,
+                 method=models.Autoencoder.encode)
+  logits = clf.apply({"params": params}, classifier_inputs(rows, z, mean, std))
+  return logits[:, 1] - logits[:, 0]  # softmax(logits)[:, 1] == sigmoid(this)
+
+
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _log_odds(ae, clf, ae_params, batch_stats, lstm_params, mean, std, x):
-  def one(ae_p, bs, p, mu, sd, rows):
-    z = ae.apply({"params": ae_p, "batch_stats": bs}, rows, method=models.Autoencoder.encode)
-    logits = clf.apply({"params": p}, classifier_inputs(rows, z, mu, sd))
-    return logits[:, 1] - logits[:, 0]  # softmax(logits)[:, 1] == sigmoid(this)
   x_axis = 0 if x.ndim == 3 else None
-  return jax.vmap(one, in_axes=(0, 0, 0, 0, 0, x_axis))(ae_params, batch_stats, lstm_params,
-                                                        mean, std, x)
+  return jax.vmap(functools.partial(_replica_log_odds, ae, clf),
+                  in_axes=(0, 0, 0, 0, 0, x_axis))(ae_params, batch_stats, lstm_params, mean, std, x)
 
 
-def _train_stage(stage: str, loss_fn, stage_cfg, train_cfg, split: ReplicaSplits, state, data,
-                 axes, *, checkpoint_root: str, metrics_log, require_finished: bool):
-  """Trains one stage for all replicas with that stage's optimizer, batch size and epochs."""
+def _train_stage(stage: str, label: str, loss_fn, stage_cfg, train_cfg, split: ReplicaSplits,
+                 state, data, axes, *, placement: Placement, checkpoint_root: str, metrics_log,
+                 require_finished: bool):
+  """Trains one stage for all replicas with that stage's batch size and epochs."""
   n_fit, batch = split.fit.shape[1], stage_cfg.batch_size
   if batch > n_fit:
-    raise ConfigError(f"config.{stage}.batch_size={batch} is larger than the {n_fit} pairs each "
-                      f"replica trains on; lower it.")
-  epoch_fn = replicas.make_epoch_fn(loss_fn, adam(stage_cfg.learning_rate), batch, n_fit)
+    raise ConfigError(f"config.{stage.removeprefix(FINAL_PREFIX)}.batch_size={batch} is larger "
+                      f"than the {n_fit} pairs each replica trains on; lower it.")
+  epoch_fn = replicas.make_epoch_fn(loss_fn, UNIT_ADAM, batch, n_fit)
   return replicas.train(
-      stage, epoch_fn, state, data, axes, epochs=stage_cfg.epochs,
-      samples_per_epoch=n_fit // batch * batch, parallel=train_cfg.parallel_folds,
-      checkpoint_dir=f"{checkpoint_root}/{stage}", checkpoint_every=train_cfg.checkpoint_every,
+      label, epoch_fn, state, data, axes, epochs=stage_cfg.epochs,
+      samples_per_epoch=n_fit // batch * batch, placement=placement,
+      checkpoint_dir=f"{checkpoint_root}/{label}", checkpoint_every=train_cfg.checkpoint_every,
       keep_checkpoints=train_cfg.keep_checkpoints, metrics_log=metrics_log,
       require_finished=require_finished)
 
 
-def train_replicas(cfg: ml_collections.ConfigDict, ds: dataset_lib.Dataset, train_idx: np.ndarray,
-                   *, checkpoint_root: str, metrics_log, stage_prefix: str = "",
-                   require_finished: bool = False) -> TrainedReplicas:
-  """Runs both stages, one replica per row of `train_idx` (indices into the labelled pairs).
+def train_replicas(cfg: ml_collections.ConfigDict, pool_x: np.ndarray, pool_labels: np.ndarray,
+                   reps: Replicas, *, checkpoint_root: str, metrics_log, stage_prefix: str = "",
+                   label_prefix: str = "", require_finished: bool = False) -> TrainedReplicas:
+  """Runs both stages, one replica per entry of `reps`, all in one program per stage.
 
-  Resumes from (or, when finished, just restores) the checkpoints under `checkpoint_root`.
-  require_finished=True never trains: it fails unless finished checkpoints exist.
+  pool_x [n, 256] / pool_labels [n]: the pairs the replicas index into (`reps.train_idx`).
+  stage_prefix selects the random streams (FINAL_PREFIX for the all-pairs model); label_prefix
+  only names the checkpoint directories and log stages (sweep groups). Resumes from (or, when
+  finished, just restores) the checkpoints under `checkpoint_root`. require_finished=True never
+  trains: it fails unless finished checkpoints exist.
   """
-  k = train_idx.shape[0]
   ae_stage, lstm_stage = stage_prefix + AE_STAGE, stage_prefix + LSTM_STAGE
-  x = jnp.asarray(ds.pair_features())
+  x = jnp.asarray(pool_x)
   in_dim = x.shape[1]
-  common = dict(checkpoint_root=checkpoint_root, metrics_log=metrics_log,
+  common = dict(placement=Placement.from_config(cfg.train, len(reps)),
+                checkpoint_root=checkpoint_root, metrics_log=metrics_log,
                 require_finished=require_finished)
 
   # Stage 1: autoencoder, one per replica, fit on that replica's training pairs only.
-  ae = autoencoder(cfg, in_dim)
-  ae_split = monitoring_split(train_idx, cfg.ae.val_fraction, cfg.seed, ae_stage)
-  ae_state = jax.vmap(lambda key: init_ae(cfg, ae, key, in_dim))(replica_keys(cfg.seed, ae_stage, k))
-  ae_data = {"x": x, "fit_idx": jnp.asarray(ae_split.fit), "val_idx": jnp.asarray(ae_split.val)}
-  ae_axes = {"x": None, "fit_idx": 0, "val_idx": 0}
-  ae_state = _train_stage(ae_stage, ae_loss_fn(ae), cfg.ae, cfg.train, ae_split, ae_state, ae_data,
-                          ae_axes, **common)
-  latent = encode(ae, ae_state, x)  # [k, n_pairs, latent]
+  ae, ae_state = None, None
+  latent = jnp.zeros((len(reps), x.shape[0], 0))
+  if cfg.ae.enabled:
+    ae = autoencoder(cfg, in_dim)
+    ae_split = monitoring_split(reps, cfg.ae.val_fraction, ae_stage)
+    ae_state = jax.vmap(lambda key: init_ae(ae, key, in_dim))(replica_keys(reps, ae_stage))
+    ae_data = {"x": x, "fit_idx": ae_split.fit, "val_idx": ae_split.val,
+               "learning_rate": reps.ae_lr.astype(np.float32)}
+    ae_axes = {"x": None, "fit_idx": 0, "val_idx": 0, "learning_rate": 0}
+    ae_state = _train_stage(ae_stage, label_prefix + ae_stage, ae_loss_fn(ae), cfg.ae, cfg.train,
+                            ae_split, ae_state, ae_data, ae_axes, **common)
+    latent = encode(ae, ae_state, x)  # [R, n_pool, latent]
 
-  # Stage 2: LSTM on [pair | latent], one per replica.
+  # Stage 2: the classifier on [pair | latent], one per replica.
   clf = classifier(cfg)
-  split = monitoring_split(train_idx, cfg.lstm.val_fraction, cfg.seed, lstm_stage)
+  split = monitoring_split(reps, cfg.lstm.val_fraction, lstm_stage)
   mean, std = input_stats(x, latent, split.fit, cfg.lstm.standardize)
-  state = jax.vmap(lambda key: init_lstm(cfg, clf, key, in_dim + cfg.ae.latent))(
-      replica_keys(cfg.seed, lstm_stage, k))
-  data = {"x": x, "labels": jnp.asarray(ds.labels), "latent": latent, "mean": mean, "std": std,
-          "fit_idx": jnp.asarray(split.fit), "val_idx": jnp.asarray(split.val)}
-  axes = {"x": None, "labels": None, "latent": 0, "mean": 0, "std": 0, "fit_idx": 0, "val_idx": 0}
-  state = _train_stage(lstm_stage, lstm_loss_fn(clf), cfg.lstm, cfg.train, split, state, data,
-                       axes, **common)
+  state = jax.vmap(lambda key: init_classifier(clf, key, in_dim + latent.shape[-1]))(
+      replica_keys(reps, lstm_stage))
+  data = {"x": x, "labels": jnp.asarray(pool_labels), "latent": latent, "mean": mean, "std": std,
+          "fit_idx": split.fit, "val_idx": split.val,
+          "learning_rate": reps.lstm_lr.astype(np.float32)}
+  axes = {"x": None, "labels": None, "latent": 0, "mean": 0, "std": 0, "fit_idx": 0, "val_idx": 0,
+          "learning_rate": 0}
+  state = _train_stage(lstm_stage, label_prefix + lstm_stage, lstm_loss_fn(clf), cfg.lstm,
+                       cfg.train, split, state, data, axes, **common)
   return TrainedReplicas(ae, clf, ae_state, state, mean, std)

@@ -108,9 +108,9 @@ def score_heatmap(path: str, scores: np.ndarray, positive: np.ndarray) -> None:
 
 def replica_scaling(path: str, n_replicas: list[int], samples_per_s: list[float],
                     reference: float | None) -> None:
-  """Training samples/s against the number of vmapped replicas, with a reference line."""
+  """Training samples/s against the number of replicas, with a reference line."""
   fig, ax = plt.subplots(figsize=(5, 3.5))
-  ax.plot(n_replicas, samples_per_s, "o-", label="mirjax (vmapped replicas)")
+  ax.plot(n_replicas, samples_per_s, "o-", label="mirjax (default placement)")
   if reference:
     ax.axhline(reference, color="C3", ls="--", label="PyTorch, one model")
   ax.set_xscale("log")
@@ -118,3 +118,45 @@ def replica_scaling(path: str, n_replicas: list[int], samples_per_s: list[float]
   ax.set_ylabel("training samples/s")
   ax.legend(fontsize=8)
   _save(fig, path)
+
+
+def sweep_figures(workdir: str, table, grid_fields: list[str]) -> list[tuple[str, str]]:
+  """AUC (mean ± std over folds × seeds) on both test sets: against each numeric grid axis, one
+  line per other setting; or, with no numeric axis, one bar pair per point. Returns
+  [(title, file name)] of what was written into `workdir`."""
+  out = []
+  labels = {"own": "own-strategy test", "random": "random-negative test"}
+  for field in grid_fields:
+    col = f"setting:{field}"
+    if col not in table or not np.issubdtype(np.asarray(table[col]).dtype, np.number):
+      continue
+    others = [c for c in table.columns if c.startswith("setting:") and c != col]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, sub in (table.groupby(others, dropna=False) if others else [("", table)]):
+      sub = sub.sort_values(col)
+      tag = "" if not others else f" ({', '.join(map(str, np.atleast_1d(key)))})"
+      for t, style in (("own", "o-"), ("random", "s--")):
+        ax.errorbar(sub[col], sub[f"{t}_auc_mean"], yerr=sub[f"{t}_auc_std"], fmt=style,
+                    capsize=3, label=labels[t] + tag)
+      ax.plot(sub[col], sub["own_distance_auc_mean"], ":", color="grey",
+              label="distance only, own test" + tag)
+    ax.set_xlabel(field)
+    ax.set_ylabel("ROC AUC (mean ± std)")
+    ax.legend(fontsize=7)
+    name = f"sweep_{field.rsplit('.', 1)[-1]}.png"
+    _save(fig, f"{workdir}/{name}")
+    out.append((f"AUC against {field}", name))
+  if not out:
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(table)), 4))
+    x = np.arange(len(table))
+    for j, t in enumerate(("own", "random")):
+      ax.bar(x + (j - 0.5) * 0.38, table[f"{t}_auc_mean"], 0.38, yerr=table[f"{t}_auc_std"],
+             capsize=3, label=labels[t])
+    ax.set_xticks(x, table["point"], rotation=30, ha="right", fontsize=8)
+    ax.set_ylim(0.4, 1.0)
+    ax.axhline(0.5, color="grey", lw=0.8)
+    ax.set_ylabel("ROC AUC (mean ± std)")
+    ax.legend(fontsize=8)
+    _save(fig, f"{workdir}/sweep_points.png")
+    out.append(("AUC of every point", "sweep_points.png"))
+  return out

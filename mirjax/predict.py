@@ -17,6 +17,7 @@ from mirjax.data import dataset as dataset_lib
 from mirjax.data import folds as folds_lib
 from mirjax.errors import MirjaxError
 from mirjax.metrics_log import MetricsLog
+from mirjax.placement import Placement
 
 PREDICTIONS_DIR = "predictions"
 GRID_FILE = "all_pairs.csv"
@@ -25,7 +26,8 @@ GRID_FILE = "all_pairs.csv"
 def load_fold_models(config, ds: dataset_lib.Dataset, workdir: str) -> pipeline.TrainedReplicas:
   """The K fold models of a finished `train` run in `workdir` (raises if there are none)."""
   return pipeline.train_replicas(
-      config, ds, folds_lib.train_indices(ds.folds),
+      config, ds.pair_features(), ds.labels,
+      pipeline.Replicas.of_run(config, folds_lib.train_indices(ds.folds)),
       checkpoint_root=os.path.join(workdir, "checkpoints"),
       metrics_log=MetricsLog(os.path.join(workdir, "metrics.jsonl")), require_finished=True)
 
@@ -33,7 +35,8 @@ def load_fold_models(config, ds: dataset_lib.Dataset, workdir: str) -> pipeline.
 def fit_final_model(config, ds: dataset_lib.Dataset, workdir: str) -> pipeline.TrainedReplicas:
   """One AE + LSTM on all labelled pairs (trained once, then restored from its checkpoints)."""
   return pipeline.train_replicas(
-      config, ds, np.arange(ds.labels.size, dtype=np.int32)[None],
+      config, ds.pair_features(), ds.labels,
+      pipeline.Replicas.of_run(config, np.arange(ds.labels.size, dtype=np.int32)[None]),
       checkpoint_root=os.path.join(workdir, "checkpoints"),
       metrics_log=MetricsLog(os.path.join(workdir, "metrics.jsonl")),
       stage_prefix=pipeline.FINAL_PREFIX)
@@ -45,12 +48,15 @@ def probability(log_odds: np.ndarray) -> np.ndarray:
 
 
 def pair_log_odds(models: pipeline.TrainedReplicas, ds: dataset_lib.Dataset, pairs: np.ndarray,
-                  chunk: int) -> np.ndarray:
+                  chunk: int, train_cfg) -> np.ndarray:
   """[n_replicas, n_pairs] log-odds of association of (miRNA, gene) index pairs, `chunk` at a time.
 
-  Every chunk has the same shape (the last is padded), so the scorer compiles once; chunks are
-  dispatched without waiting, and the host reads the results once at the end.
+  Every chunk has the same shape (the last is padded), so the scorer compiles once; the replicas
+  are spread over the devices as in training (`train_cfg`); chunks are dispatched without waiting,
+  and the host reads the results once at the end.
   """
+  place = Placement.from_config(train_cfg, models.n_replicas)
+  score = models.scorer(place)
   chunk = min(chunk, len(pairs))
   n_chunks = -(-len(pairs) // chunk)
   padded = np.zeros((n_chunks * chunk, 2), np.int32)
@@ -59,8 +65,9 @@ def pair_log_odds(models: pipeline.TrainedReplicas, ds: dataset_lib.Dataset, pai
   outs = []
   for c in range(n_chunks):
     p = jnp.asarray(padded[c * chunk:(c + 1) * chunk])
-    outs.append(models.log_odds(jnp.concatenate([m[p[:, 0]], g[p[:, 1]]], axis=1)))
-  return np.concatenate([np.asarray(o) for o in outs], axis=1)[:, : len(pairs)]
+    outs.append(score(jnp.concatenate([m[p[:, 0]], g[p[:, 1]]], axis=1)))
+  return np.concatenate([place.to_host(o, models.n_replicas) for o in outs],
+                        axis=1)[:, : len(pairs)]
 
 
 def grid_table(ds: dataset_lib.Dataset, log_odds: np.ndarray, scores: np.ndarray,
@@ -95,12 +102,12 @@ def predict_grid(config, ds: dataset_lib.Dataset, workdir: str) -> pd.DataFrame:
   out = os.path.join(workdir, PREDICTIONS_DIR)
   models = load_fold_models(config, ds, workdir)
   pairs = all_grid_pairs(ds)
-  log_odds = pair_log_odds(models, ds, pairs, config.predict.chunk)
+  log_odds = pair_log_odds(models, ds, pairs, config.predict.chunk, config.train)
   scores = probability(log_odds)
   extra = {}
   if config.predict.final_model:
     extra["final_score"] = probability(pair_log_odds(fit_final_model(config, ds, workdir), ds,
-                                                     pairs, config.predict.chunk)[0])
+                                                     pairs, config.predict.chunk, config.train)[0])
   table = grid_table(ds, log_odds, scores, extra)
   with atomic.atomic_path(os.path.join(out, GRID_FILE)) as tmp:
     table.to_csv(tmp, index=False, float_format="%.10g")

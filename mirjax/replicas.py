@@ -1,4 +1,4 @@
-"""Replica-parallel training: one epoch as a pure function, all replicas in one jit(vmap).
+"""Replica-parallel training: one epoch as a pure function, all replicas in one compiled program.
 
 A replica is one independent training run (a fold now; fold × seed × sweep point later). Its state is a
 plain pytree `{'params', 'model_state', 'opt_state', 'key', 'epoch'}` with a leading replica axis. An
@@ -18,6 +18,7 @@ from absl import logging
 from mirjax.checkpoints import ReplicaCheckpoints
 from mirjax.errors import MirjaxError
 from mirjax.metrics_log import MetricsLog
+from mirjax.placement import Placement
 
 # loss_fn(params, model_state, data, idx, train) -> (scalar loss, new model_state)
 LossFn = Callable[[Any, Any, dict, jax.Array, bool], tuple[jax.Array, Any]]
@@ -51,6 +52,8 @@ def make_epoch_fn(loss_fn: LossFn, tx: optax.GradientTransformation, batch_size:
       (loss, model_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(
           params, model_state, data, idx, True)
       updates, opt_state = tx.update(grads, opt_state, params)
+      if "learning_rate" in data:  # a per-replica rate; `tx` is then the rate-1 optimizer
+        updates = jax.tree.map(lambda u: u * data["learning_rate"], updates)
       return (optax.apply_updates(params, updates), model_state, opt_state), loss
 
     (params, model_state, opt_state), losses = jax.lax.scan(
@@ -65,37 +68,27 @@ def make_epoch_fn(loss_fn: LossFn, tx: optax.GradientTransformation, batch_size:
   return epoch_fn
 
 
-def _take(tree, axes, i: int):
-  """Replica i of a replica-stacked pytree, keeping a replica axis of size 1."""
-  return jax.tree.map(lambda x, a: x if a is None else x[i:i + 1], tree, axes)
+def split_data(data: dict, data_axes: dict) -> tuple[dict, dict]:
+  """(per-replica entries, shared entries) of a data dict, by `data_axes` (0 or None)."""
+  own = {k: v for k, v in data.items() if data_axes[k] is not None}
+  return own, {k: v for k, v in data.items() if data_axes[k] is None}
 
 
-def _concat(trees):
-  return jax.tree.map(lambda *xs: jnp.concatenate(xs), *trees)
+def compile_epoch(epoch_fn, placement: Placement, state, own: dict, shared: dict):
+  """Returns `run(state, own, shared, valid) -> (state, metrics)` over all replicas, compiled.
 
-
-def compile_epoch(epoch_fn, state, data, data_axes, *, parallel: bool):
-  """Returns `run(state, data) -> (state, metrics)` over all replicas, already compiled.
-
-  parallel=True: one program over the replica axis (jit of vmap). parallel=False: the same program
-  compiled for one replica and called for each in turn, for benchmarking; same numbers up to float
-  reassociation.
+  Arguments are as `Placement.place` returns them (padded and sharded over the placement's mesh;
+  `shared` replicated). The state is donated: its buffers are reused in place.
   """
-  state_axes = jax.tree.map(lambda _: 0, state)
-  vmapped = jax.jit(jax.vmap(epoch_fn, in_axes=(0, data_axes)), donate_argnums=0)
-  if parallel:
-    return vmapped.lower(state, data).compile()
-  one = vmapped.lower(_take(state, state_axes, 0), _take(data, data_axes, 0)).compile()
+  def one(state, own, shared):
+    return epoch_fn(state, {**own, **shared})
+  program = jax.jit(placement.replica_program(one, (True, True, False)), donate_argnums=0)
   n = jax.tree.leaves(state)[0].shape[0]
-
-  def run(state, data):
-    outs = [one(_take(state, state_axes, i), _take(data, data_axes, i)) for i in range(n)]
-    return _concat([s for s, _ in outs]), _concat([m for _, m in outs])
-  return run
+  return program.lower(state, own, shared, placement.valid(n)).compile()
 
 
 def train(stage: str, epoch_fn, state: dict, data: dict, data_axes: dict, *, epochs: int,
-          samples_per_epoch: int, parallel: bool, checkpoint_dir: str, checkpoint_every: int,
+          samples_per_epoch: int, placement: Placement, checkpoint_dir: str, checkpoint_every: int,
           keep_checkpoints: int, metrics_log: MetricsLog, require_finished: bool = False) -> dict:
   """Trains all replicas for `epochs`, resuming from the newest checkpoint in `checkpoint_dir`.
 
@@ -122,15 +115,20 @@ def train(stage: str, epoch_fn, state: dict, data: dict, data_axes: dict, *, epo
     ckpt.close()
     return state
   t0 = time.perf_counter()
-  run = compile_epoch(epoch_fn, state, data, data_axes, parallel=parallel)
-  logging.info("%s: compiled in %.1fs (%d replicas, %s)", stage, time.perf_counter() - t0,
-               n_replicas, "vmapped" if parallel else "sequential")
+  own, shared = split_data(data, data_axes)
+  state = placement.place(state, n_replicas)
+  own = placement.place(own, n_replicas)
+  shared = placement.place(shared, n_replicas, replicated=True)
+  valid = placement.valid(n_replicas)
+  run = compile_epoch(epoch_fn, placement, state, own, shared)
+  logging.info("%s: compiled in %.1fs (%s)", stage, time.perf_counter() - t0,
+               placement.describe(n_replicas))
   t_start = time.perf_counter()
   try:
     for epoch in range(start + 1, epochs + 1):
       t = time.perf_counter()
-      state, metrics = run(state, data)
-      metrics = jax.device_get(metrics)  # the one host synchronisation per epoch
+      state, metrics = run(state, own, shared, valid)
+      metrics = placement.to_host(metrics, n_replicas)  # the one host synchronisation per epoch
       dt = time.perf_counter() - t
       train_loss = np.asarray(metrics["train_loss"])
       if not np.isfinite(train_loss).all():
@@ -151,7 +149,7 @@ def train(stage: str, epoch_fn, state: dict, data: dict, data_axes: dict, *, epo
       logging.info("%s epoch %d/%d: loss %.4f%s | %.0f samples/s | ETA %.0fs", stage, epoch, epochs,
                    train_loss.mean(), val, throughput, eta)
       if epoch % checkpoint_every == 0 or epoch == epochs:
-        ckpt.save(epoch, state)
+        ckpt.save(epoch, placement.unpad(state, n_replicas))
   finally:
     ckpt.close()
-  return state
+  return placement.unpad(state, n_replicas)

@@ -3,10 +3,15 @@
 import importlib.util
 import os
 
+import jax
 import pytest
 
-from mirjax import config as config_lib
-from mirjax.data import synthetic
+# Every test runs with 4 CPU devices, so the replica axis is really sharded (and, for 5 folds,
+# padded); tests that want one device ask for it with train.devices=1.
+jax.config.update("jax_num_cpu_devices", 4)
+
+from mirjax import config as config_lib  # noqa: E402
+from mirjax.data import synthetic  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_DATA_DIR = os.environ.get("MIRJAX_DATA_DIR", "")

@@ -1,4 +1,5 @@
-"""The replica-parallel training loop: vmapped == sequential, resume == uninterrupted, NaN fails fast."""
+"""The replica-parallel training loop: every placement gives the same numbers, resume ==
+uninterrupted, padding is masked, NaN fails fast. conftest.py gives this process 4 CPU devices."""
 
 import json
 import os
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import tiny_config
-from mirjax import experiment, replicas
+from mirjax import experiment, placement, replicas
 from mirjax.checkpoints import ReplicaCheckpoints
 from mirjax.errors import ConfigError
 from mirjax.metrics_log import MetricsLog
@@ -29,10 +30,27 @@ def reference_run(tmp_path_factory):
   return w, results
 
 
-def test_vmapped_folds_equal_each_fold_alone(reference_run, tmp_path):
+def test_reference_run_is_sharded_and_padded():
+  assert len(jax.devices()) == 4
+  assert placement.Placement.from_config(tiny_config().train, 5).describe(5) == (
+      "5 replicas on 4 cpu device(s), map per device, 3 padding")
+
+
+def test_one_device_loop_equals_sharded_loop(reference_run, tmp_path):
+  """The same per-replica program on 1 device or sharded over 4 (5 folds padded to 8)."""
   w, results = reference_run
-  seq = experiment.run(tiny_config(**{"train.parallel_folds": False}), str(tmp_path))
-  for a, b in zip(results["folds"], seq["folds"]):
+  one = experiment.run(tiny_config(**{"train.devices": 1}), str(tmp_path))
+  np.testing.assert_array_equal(_oof(w)["score"], _oof(tmp_path)["score"])
+  assert [f["auc"] for f in one["folds"]] == [f["auc"] for f in results["folds"]]
+
+
+@pytest.mark.parametrize("devices", [1, 4])
+def test_vmapped_replicas_equal_looped(reference_run, tmp_path, devices):
+  """vmap lowers to batched matmuls: same math up to float reassociation."""
+  w, results = reference_run
+  vm = experiment.run(tiny_config(**{"train.replica_loop": "vmap", "train.devices": devices}),
+                      str(tmp_path))
+  for a, b in zip(results["folds"], vm["folds"]):
     assert a["auc"] == pytest.approx(b["auc"], abs=2e-3)
   np.testing.assert_allclose(_oof(w)["score"], _oof(tmp_path)["score"], atol=2e-3)
 
@@ -66,7 +84,7 @@ def test_resume_refuses_a_different_config(reference_run, tmp_path):
   with pytest.raises(ConfigError, match="lstm.hidden"):
     experiment.run(tiny_config(**{"lstm.hidden": 8}), str(tmp_path / "w"))
   # Execution-only fields may differ.
-  experiment.run(tiny_config(**{"train.parallel_folds": False}), str(tmp_path / "w"))
+  experiment.run(tiny_config(**{"train.devices": 1}), str(tmp_path / "w"))
 
 
 @pytest.mark.parametrize("damage", ["truncate", "remove_data"])
@@ -93,7 +111,8 @@ def test_damaged_latest_checkpoint_falls_back(reference_run, tmp_path, damage):
     ckpt.close()
 
 
-def test_nan_loss_fails_fast_naming_the_replica(tmp_path):
+def _toy_run(tmp_path, poison, place, epochs=3):
+  """A 3-replica least-squares problem through replicas.train; replica r fits target r."""
   def loss_fn(params, model_state, data, idx, train):
     loss = jnp.mean((params["w"] - data["target"]) ** 2) * data["poison"]
     return loss, model_state
@@ -103,13 +122,39 @@ def test_nan_loss_fails_fast_naming_the_replica(tmp_path):
   state = jax.vmap(lambda k: replicas.init_state({"w": jnp.zeros(3)}, {}, tx, k))(
       jax.random.split(jax.random.PRNGKey(0), 3))
   data = {"fit_idx": jnp.tile(jnp.arange(4), (3, 1)), "val_idx": jnp.zeros((3, 0), jnp.int32),
-          "target": jnp.ones(3), "poison": jnp.array([1.0, jnp.nan, 1.0])}
-  axes = {"fit_idx": 0, "val_idx": 0, "target": None, "poison": 0}
+          "target": jnp.arange(3.0)[:, None] * jnp.ones(3), "poison": jnp.asarray(poison)}
+  axes = {"fit_idx": 0, "val_idx": 0, "target": 0, "poison": 0}
+  log = MetricsLog(str(tmp_path / "m.jsonl"))
+  state = replicas.train("toy", epoch_fn, state, data, axes, epochs=epochs, samples_per_epoch=4,
+                         placement=place, checkpoint_dir=str(tmp_path / "ckpt"),
+                         checkpoint_every=1, keep_checkpoints=2, metrics_log=log)
+  return state, log.rows()
+
+
+def test_nan_loss_fails_fast_naming_the_replica(tmp_path):
   with pytest.raises(replicas.NonFiniteLossError, match=r"epoch 1 in replica\(s\) \[1\]"):
-    replicas.train("toy", epoch_fn, state, data, axes, epochs=3, samples_per_epoch=4,
-                   parallel=True, checkpoint_dir=str(tmp_path / "ckpt"), checkpoint_every=1,
-                   keep_checkpoints=2, metrics_log=MetricsLog(str(tmp_path / "m.jsonl")))
+    _toy_run(tmp_path, [1.0, np.nan, 1.0], placement.Placement.create(3))
   assert not os.path.exists(tmp_path / "ckpt" / "1")  # nothing saved from the bad epoch
+
+
+@pytest.mark.parametrize("loop", ["map", "vmap"])
+def test_padded_replicas_are_masked(tmp_path, loop):
+  """3 replicas on 2 devices run as 4; the copy is never reported, saved or returned."""
+  padded = placement.Placement.create(3, devices=2, loop=loop)
+  assert padded.padded(3) == 4
+  state, rows = _toy_run(tmp_path / "padded", [1.0, 1.0, 1.0], padded)
+  alone, _ = _toy_run(tmp_path / "alone", [1.0, 1.0, 1.0], placement.Placement.create(3, 1, loop))
+  assert state["params"]["w"].shape == (3, 3)
+  np.testing.assert_allclose(state["params"]["w"], alone["params"]["w"], rtol=1e-6)
+  assert sorted({r["replica"] for r in rows}) == [0, 1, 2]
+  # Replica r moved towards its own target r: the padding copy of replica 0 did not leak in.
+  assert np.all(np.diff(np.asarray(state["params"]["w"])[:, 0]) > 0)
+  ckpt = ReplicaCheckpoints(str(tmp_path / "padded" / "ckpt"), keep=2)
+  try:
+    restored, step = ckpt.restore_latest()
+    assert step == 3 and np.asarray(restored["params"]["w"]).shape == (3, 3)
+  finally:
+    ckpt.close()
 
 
 def test_end_to_end_outputs(reference_run):

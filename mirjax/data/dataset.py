@@ -58,6 +58,40 @@ def load_tables(data: ml_collections.ConfigDict):
   return mirnas, genes, evidence, provenance
 
 
+def make_folds(split: str, labels: np.ndarray, pairs: np.ndarray, k: int,
+               rng: np.random.Generator) -> tuple[np.ndarray, int]:
+  if split == "pairs":
+    return folds_lib.stratified_folds(labels, k, rng)
+  if split in ("mirna", "gene"):
+    return folds_lib.group_folds(pairs[:, 0 if split == "mirna" else 1], k, rng)
+  raise ValueError(f"data.split={split!r}: choose one of {folds_lib.SPLITS}.")
+
+
+def random_negative_tests(ds: Dataset, split: str, seed: int) -> list[np.ndarray]:
+  """For each fold, its test positives plus as many negatives drawn at random from the unknown
+  pairs: int32 [n, 3] rows (miRNA, gene, label), one array per fold.
+
+  The honest test set: a model that only learned the distance rule that built the training
+  negatives scores no better than the distance itself here. Unknown pairs are never labelled
+  anywhere, so none of these negatives was trained on. For a cold-start split, the negatives use
+  only the fold's test miRNAs (genes), so the test stays cold.
+  """
+  unknown = np.argwhere(ds.status == UNKNOWN).astype(np.int32)
+  out = []
+  for f, idx in enumerate(ds.folds):
+    pos = ds.pairs[idx][ds.labels[idx] == 1]
+    pool = unknown
+    if split in ("mirna", "gene"):
+      col = 0 if split == "mirna" else 1
+      pool = unknown[np.isin(unknown[:, col], ds.pairs[idx, col])]
+    rng = np.random.default_rng([seed, f, 7])
+    neg = pool[rng.choice(len(pool), size=min(len(pos), len(pool)), replace=False)]
+    rows = np.concatenate([pos, neg])
+    labels = np.r_[np.ones(len(pos)), np.zeros(len(neg))].astype(np.int32)
+    out.append(np.concatenate([rows, labels[:, None]], axis=1))
+  return out
+
+
 def build_dataset(data: ml_collections.ConfigDict) -> Dataset:
   mirnas, genes, evidence, provenance = load_tables(data)
   positive = evidence.functional
@@ -76,7 +110,7 @@ def build_dataset(data: ml_collections.ConfigDict) -> Dataset:
   labelled = np.flatnonzero(positive.ravel() | neg.mask.ravel())
   pairs = np.stack(np.unravel_index(labelled, positive.shape), axis=1).astype(np.int32)
   labels = positive.ravel()[labelled].astype(np.int32)
-  fold_idx, left_out = folds_lib.stratified_folds(labels, data.folds, fold_rng)
+  fold_idx, left_out = make_folds(data.split, labels, pairs, data.folds, fold_rng)
 
   def summary(x: np.ndarray) -> dict:
     q = np.quantile(x, [0.1, 0.5, 0.9]) if x.size else [float("nan")] * 3
@@ -111,6 +145,7 @@ def build_dataset(data: ml_collections.ConfigDict) -> Dataset:
       "negatives_ratio": data.negatives.ratio,
       "n_labelled": int(labels.size),
       "folds": data.folds,
+      "split": data.split,
       "fold_size": int(fold_idx.shape[1]),
       "n_left_out_for_equal_folds": left_out,
       "data_seed": data.seed,

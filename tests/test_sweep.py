@@ -1,0 +1,109 @@
+"""Sweeps: point expansion, replica bookkeeping, sweep replicas == standalone runs, the report."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import tiny_config
+from mirjax import experiment, sweep
+from mirjax.errors import ConfigError
+
+
+def _sweep_config(**overrides):
+  c = tiny_config(**overrides)
+  c.sweep.variants = ("full:", "random_negatives: data.negatives.strategy=random",
+                      "distance_only: lstm.architecture=distance")
+  c.sweep.grid = ("lstm.learning_rate=0.001,0.003",)
+  c.sweep.seeds = (0, 1)
+  return c
+
+
+def test_points_are_variants_times_grid():
+  points = sweep.expand(_sweep_config())
+  assert [p.name for p in points] == [
+      "full learning_rate=0.001", "full learning_rate=0.003",
+      "random_negatives learning_rate=0.001", "random_negatives learning_rate=0.003",
+      "distance_only learning_rate=0.001", "distance_only learning_rate=0.003"]
+  assert points[3].config.data.negatives.strategy == "random"
+  assert points[3].config.lstm.learning_rate == 0.003
+  assert points[0].settings == {"lstm.learning_rate": 0.001}
+
+
+@pytest.mark.parametrize("field, text, message", [
+    ("variants", ("x: lstm.hiden=3",), "no field 'lstm.hiden'"),
+    ("variants", ("x lstm.hidden=3",), "is not 'name: field=value"),
+    ("grid", ("lstm.hidden",), "is not 'field=v1,v2"),
+    ("variants", ("x: lstm.hidden='wide'",), "wrong type"),
+    ("variants", ("x: data.dim=8",), "changes data.dim"),
+    ("variants", ("x: lstm.architecture=transformer",), "lstm.architecture"),
+])
+def test_bad_sweep_points_name_the_problem(field, text, message):
+  c = tiny_config()
+  c.sweep[field] = text
+  with pytest.raises(ConfigError, match=message):
+    sweep.expand(c)
+
+
+@pytest.fixture(scope="module")
+def sweep_run(tmp_path_factory):
+  w = str(tmp_path_factory.mktemp("sweep"))
+  results = experiment.run(_sweep_config(), w)
+  return w, results
+
+
+def test_sweep_rows_come_from_the_replicas_they_claim(sweep_run):
+  w, results = sweep_run
+  table = pd.read_csv(os.path.join(w, "sweep.csv"))
+  reps = pd.read_csv(os.path.join(w, "sweep_replicas.csv"))
+  # full and random_negatives have the same shapes: all 4 trained points are one group.
+  assert results["groups"] == 1 and results["replicas_trained"] == 4 * 2 * 5
+  for _, row in table.iterrows():
+    claimed = row["replicas"].split()
+    own = reps[(reps.point == row["point"]) & (reps.test_set == "own")]
+    assert sorted(claimed) == sorted(own["replica"])
+    trained = row["architecture"] != "distance"
+    assert len(claimed) == (2 * 5 if trained else 5)
+    assert len(set(zip(own["seed"], own["fold"]))) == len(claimed)
+    for t in sweep.TEST_SETS:
+      sub = reps[(reps.point == row["point"]) & (reps.test_set == t)]
+      assert row[f"{t}_auc_mean"] == pytest.approx(sub["auc"].mean())
+      assert row[f"{t}_auc_std"] == pytest.approx(sub["auc"].std(ddof=1))
+  # No replica id is claimed by two points.
+  every = " ".join(table["replicas"]).split()
+  assert len(every) == len(set(every))
+
+
+def test_sweep_replica_equals_the_standalone_run(sweep_run, tmp_path):
+  """Point 'random_negatives, lr 0.003', seed 1, in a shared pool and program == its own run."""
+  w, _ = sweep_run
+  reps = pd.read_csv(os.path.join(w, "sweep_replicas.csv"))
+  alone = experiment.run(tiny_config(**{"data.negatives.strategy": "random",
+                                        "lstm.learning_rate": 0.003, "seed": 1}), str(tmp_path))
+  mine = reps[(reps.point == "random_negatives learning_rate=0.003") & (reps.seed == 1)
+              & (reps.test_set == "own")].sort_values("fold")
+  np.testing.assert_allclose(mine["auc"], [f["auc"] for f in alone["folds"]], atol=1e-6)
+
+
+def test_distance_only_rows_are_the_distance_baseline(sweep_run):
+  w, _ = sweep_run
+  reps = pd.read_csv(os.path.join(w, "sweep_replicas.csv"))
+  d = reps[reps.point.str.startswith("distance_only")]
+  np.testing.assert_allclose(d["auc"], d["distance_auc"])
+  assert d["f1"].isna().all()  # a distance has no probability threshold
+
+
+def test_report_and_plots_are_written(sweep_run):
+  w, _ = sweep_run
+  text = open(os.path.join(w, "REPORT.md")).read()
+  for needle in ("| point | replicas |", "0.9548", "SG-LSTM-FRAME", "random-negative test",
+                 "Distance-based negatives help", "![", "sweep_learning_rate.png"):
+    assert needle in text, needle
+  assert os.path.getsize(os.path.join(w, "sweep_learning_rate.png")) > 0
+
+
+def test_sweep_refuses_predict(sweep_run):
+  w, _ = sweep_run
+  with pytest.raises(ConfigError, match="single run"):
+    experiment.run(_sweep_config(), w, mode="predict")
