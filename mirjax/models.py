@@ -69,27 +69,20 @@ def _mm(a, b, dtype):
   return jnp.matmul(a.astype(dtype), b.astype(dtype), preferred_element_type=jnp.float32)
 
 
-def _activate(z):
-  """Gate activations of z [B, 4H] as one [B, 4H] array (i, f, g, o): sigmoid, sigmoid, tanh, sigmoid."""
-  h = z.shape[-1] // 4
-  return jnp.concatenate([jax.nn.sigmoid(z[:, :2 * h]), jnp.tanh(z[:, 2 * h:3 * h]),
-                          jax.nn.sigmoid(z[:, 3 * h:])], axis=-1)
+def _gates(z):
+  i, f, g, o = jnp.split(z, 4, axis=-1)
+  return jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)
 
 
 def _forward(x_proj, w_rec, dtype):
-  """Hidden states [T, B, H] and what the backward pass needs: per step the previous cell state,
-  tanh of the new one and the activated gates (one [B, 4H] array: one write per step)."""
-  hidden = w_rec.shape[0]
-  zeros = jnp.zeros(x_proj.shape[1:-1] + (hidden,), jnp.float32)
+  zeros = jnp.zeros(x_proj.shape[1:-1] + (w_rec.shape[0],), jnp.float32)
 
   def step(carry, xp):
-    h, c_prev = carry
-    a = _activate(xp + _mm(h, w_rec, dtype))
-    i, f, g, o = (a[:, k * hidden:(k + 1) * hidden] for k in range(4))
-    c = f * c_prev + i * g
-    tc = jnp.tanh(c)
-    h = o * tc
-    return (h, c), (h, c_prev, tc, a)
+    h, c = carry
+    i, f, g, o = _gates(xp + _mm(h, w_rec, dtype))
+    c = f * c + i * g
+    h = o * jnp.tanh(c)
+    return (h, c), (h, c, i, f, g, o)
   _, saved = jax.lax.scan(step, (zeros, zeros), x_proj)
   return saved
 
@@ -106,23 +99,23 @@ def _recurrence_fwd(x_proj, w_rec, dtype):
 
 
 def _recurrence_bwd(dtype, res, dhs):
-  (hs, c_prev, tc, acts), w_rec = res
-  hidden = w_rec.shape[0]
+  (hs, cs, i, f, g, o), w_rec = res
   zeros = jnp.zeros_like(hs[0])
+  h_prev = jnp.concatenate([zeros[None], hs[:-1]])
+  c_prev = jnp.concatenate([zeros[None], cs[:-1]])
 
   def step(carry, t):
     dh_next, dc_next = carry
-    dh_t, cp_t, tc_t, a_t = t
-    i_t, f_t, g_t, o_t = (a_t[:, k * hidden:(k + 1) * hidden] for k in range(4))
+    dh_t, c_t, cp_t, i_t, f_t, g_t, o_t = t
     dh = dh_t + dh_next
-    dc = dc_next + dh * o_t * (1 - tc_t * tc_t)
+    tc = jnp.tanh(c_t)
+    dc = dc_next + dh * o_t * (1 - tc * tc)
     dz = jnp.concatenate([dc * g_t * i_t * (1 - i_t), dc * cp_t * f_t * (1 - f_t),
-                          dc * i_t * (1 - g_t * g_t), dh * tc_t * o_t * (1 - o_t)], axis=-1)
+                          dc * i_t * (1 - g_t * g_t), dh * tc * o_t * (1 - o_t)], axis=-1)
     return (_mm(dz, w_rec.T, dtype), dc * f_t), dz
-  _, dz = jax.lax.scan(step, (zeros, zeros), (dhs, c_prev, tc, acts), reverse=True)
-  # dL/dw_rec = sum_t h_{t-1}^T dz_t; h_{-1} = 0, so step 0 adds nothing.
-  t, b, h = hs.shape
-  dw = _mm(hs[:-1].reshape((t - 1) * b, h).T, dz[1:].reshape((t - 1) * b, -1), dtype)
+  _, dz = jax.lax.scan(step, (zeros, zeros), (dhs, cs, c_prev, i, f, g, o), reverse=True)
+  t, b, h = h_prev.shape
+  dw = _mm(h_prev.reshape(t * b, h).T, dz.reshape(t * b, -1), dtype)
   return dz, dw
 
 
