@@ -183,13 +183,16 @@ def main(argv):
   logging.info("GEMM GFLOP/s: %s", out["gemm_gflops"])
 
   # 2. LSTM training at the paper's sizes: the default placement (5 folds sharded over the
-  #    devices, a loop per device on CPU), the same with vmap per device, all folds on one device
+  #    devices), the same with a loop or vmap forced inside each device, all folds on one device
   #    (vmapped, or one after another), PyTorch; and each optimization switched off (autodiff
   #    backward) or on beyond the default (bfloat16 matmuls).
   d = len(jax.devices())
+  default = placement.Placement.create(folds)
   setups = {
-      f"mirjax, 5 folds sharded over {d} devices, loop per device (default)": mirjax_lstm_epoch(
+      f"mirjax, 5 folds, default placement ({default.describe(folds)})": mirjax_lstm_epoch(
           folds, 128, n_batches),
+      f"mirjax, 5 folds sharded over {d} devices, loop per device": mirjax_lstm_epoch(
+          folds, 128, n_batches, loop="map"),
       f"mirjax, 5 folds sharded over {d} devices, vmapped per device": mirjax_lstm_epoch(
           folds, 128, n_batches, loop="vmap"),
       "mirjax, 5 folds vmapped on one device": mirjax_lstm_epoch(folds, 128, n_batches, 1, "vmap"),

@@ -140,6 +140,7 @@ def sweep_figures(workdir: str, table, grid_fields: list[str]) -> list[tuple[str
                     capsize=3, label=labels[t] + tag)
       ax.plot(sub[col], sub["own_distance_auc_mean"], ":", color="grey",
               label="distance only, own test" + tag)
+    ax.axhline(0.5, color="grey", lw=0.8)
     ax.set_xlabel(field)
     ax.set_ylabel("ROC AUC (mean ± std)")
     ax.legend(fontsize=7)

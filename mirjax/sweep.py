@@ -264,9 +264,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
     table.to_csv(tmp, index=False)
   figures = plots.sweep_figures(workdir, table, [ax.partition("=")[0].strip()
                                                  for ax in config.sweep.grid])
+  # Training time over every invocation (a resumed or restored sweep keeps its history).
+  epochs = {(r["stage"], r["epoch"]): r["epoch_seconds"] for r in log.rows()}
   results = {"points": len(points), "seeds": seeds, "folds": k, "groups": len(groups),
              "replicas_trained": int(sum(len(m) for m in groups.values())),
-             "wall_seconds": time.time() - t0,
+             "wall_seconds": time.time() - t0, "training_seconds": float(sum(epochs.values())),
              "datasets": {p.name: d.ds.report for p, d in zip(points, data)}}
   atomic.write_json(os.path.join(workdir, "sweep_results.json"), results)
   report.write(workdir, config, table, per_replica, figures, results)
