@@ -4,6 +4,8 @@ Defaults are the paper's settings; `configs/*.py` start from `default_config()` 
 differs. Configs are locked after loading, so a misspelt `--config.x.y=` override is an error.
 """
 
+import copy
+
 import ml_collections
 from ml_collections import config_dict
 
@@ -100,6 +102,32 @@ def default_config() -> ml_collections.ConfigDict:
   # Also fit one model on all labelled pairs (stages final_ae, final_lstm) and add its score as the
   # column `final_score`. Ranks stay on the fold ensemble, which has a CV estimate behind it.
   c.predict.final_model = False
+  return c
+
+
+def override(config: ml_collections.ConfigDict, settings: dict,
+             where: str = "override") -> ml_collections.ConfigDict:
+  """A copy of `config` with dotted fields set, as `--config.a.b=v` would set them.
+
+  Raises ConfigError naming `where` and the field when it does not exist or the type is wrong.
+  """
+  c = copy.deepcopy(config)
+  c.unlock()
+  for field, value in settings.items():
+    *path, leaf = field.split(".")
+    target = c
+    try:
+      for p in path:
+        target = target[p]
+      if leaf not in target:
+        raise KeyError(leaf)
+    except (KeyError, TypeError, AttributeError):
+      raise ConfigError(f"{where}: config has no field {field!r} (fields are in mirjax/config.py)."
+                        ) from None
+    try:
+      target[leaf] = value
+    except TypeError as e:
+      raise ConfigError(f"{where}: {field}={value!r} has the wrong type ({e}).") from None
   return c
 
 

@@ -57,6 +57,10 @@ def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
   return float(np.sum(np.diff(np.r_[0.0, recall]) * tp / predicted))
 
 
+# The scalar metrics `classification_metrics` reports, in report order.
+METRICS = ("auc", "aupr", "precision", "recall", "accuracy", "f1")
+
+
 def classification_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict:
   labels = np.asarray(labels).astype(bool)
   pred = np.asarray(scores) >= threshold

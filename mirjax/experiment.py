@@ -30,7 +30,6 @@ from mirjax.errors import ConfigError
 from mirjax.metrics_log import MetricsLog
 
 MODES = ("train", "dataset", "predict", "query")
-METRICS = ("auc", "aupr", "precision", "recall", "accuracy", "f1")
 # Yoon, Hwang & Lee (JICCE 2023), SG-LSTM-core data, 5-fold CV.
 PAPER = {"mean_auc": 0.9548, "best_auc": 0.9609, "precision": 0.938, "recall": 0.896,
          "accuracy": 0.92, "f1": 0.92}
@@ -75,7 +74,7 @@ def write_dataset_report(ds: dataset_lib.Dataset, workdir: str) -> None:
 def summarize(per_fold: list[dict]) -> dict:
   """Mean and sample standard deviation (ddof=1) across folds of each metric."""
   out = {}
-  for m in METRICS:
+  for m in evaluation.METRICS:
     v = np.array([f[m] for f in per_fold])
     out[m] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0,
               "min": float(v.min()), "max": float(v.max())}
@@ -87,8 +86,7 @@ def distance_baseline(ds: dataset_lib.Dataset, test_idx: np.ndarray) -> dict:
 
   With distance-chosen negatives this is what any model gets for free.
   """
-  d = ds.dissimilarity[ds.pairs[:, 0], ds.pairs[:, 1]]
-  aucs = [evaluation.roc_auc(ds.labels[idx], -d[idx]) for idx in test_idx]
+  aucs = [evaluation.roc_auc(ds.labels[idx], ds.distance_scores(ds.pairs[idx])) for idx in test_idx]
   return {"per_fold_auc": aucs, "mean_auc": float(np.mean(aucs))}
 
 

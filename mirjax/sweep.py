@@ -16,7 +16,6 @@ it was computed from), plots, and REPORT.md.
 """
 
 import ast
-import copy
 import dataclasses
 import itertools
 import json
@@ -37,7 +36,7 @@ from mirjax.metrics_log import MetricsLog
 from mirjax.placement import Placement
 
 TEST_SETS = ("own", "random")
-METRICS = ("auc", "aupr", "precision", "recall", "accuracy", "f1")
+METRICS = evaluation.METRICS
 # Fields that may differ between the replicas of one program (they change data or per-replica
 # values, not shapes). Everything else in a point's config must agree within a group.
 _PER_REPLICA_FIELDS = ("seed", "data.", "ae.learning_rate", "lstm.learning_rate", "sweep.",
@@ -75,27 +74,6 @@ def _assignments(text: str, where: str) -> dict:
   return out
 
 
-def _apply(config: ml_collections.ConfigDict, settings: dict, where: str):
-  c = copy.deepcopy(config)
-  c.unlock()
-  for field, value in settings.items():
-    *path, leaf = field.split(".")
-    target = c
-    try:
-      for p in path:
-        target = target[p]
-      if leaf not in target:
-        raise KeyError(leaf)
-    except (KeyError, TypeError, AttributeError):
-      raise ConfigError(f"{where}: config has no field {field!r} (fields are in mirjax/config.py)."
-                        ) from None
-    try:
-      target[leaf] = value
-    except TypeError as e:
-      raise ConfigError(f"{where}: {field}={value!r} has the wrong type ({e}).") from None
-  return c
-
-
 def expand(config: ml_collections.ConfigDict) -> list[Point]:
   """The sweep's points: each variant (`'name: field=value; ...'`) × the grid product
   (`'field=v1,v2,...'` per axis), in declaration order."""
@@ -117,7 +95,7 @@ def expand(config: ml_collections.ConfigDict) -> list[Point]:
   for (vname, vset), combo in itertools.product(variants, itertools.product(*axes)):
     settings = {**vset, **dict(combo)}
     name = " ".join([vname] * bool(vname) + [f"{f.rsplit('.', 1)[-1]}={v}" for f, v in combo])
-    cfg = _apply(config, settings, f"sweep point {name!r}")
+    cfg = config_lib.override(config, settings, f"sweep point {name!r}")
     config_lib.validate(cfg)
     if name in names:
       raise ConfigError(f"config.sweep: two points are both named {name!r}.")
@@ -184,10 +162,6 @@ def _metrics(labels: np.ndarray, scores: np.ndarray, probabilities: bool) -> dic
           **{k: float("nan") for k in METRICS[2:]}}
 
 
-def _distance_scores(ds: dataset_lib.Dataset, rows: np.ndarray) -> np.ndarray:
-  return -ds.dissimilarity[rows[:, 0], rows[:, 1]]
-
-
 def _train_group(g: int, members: list[tuple[int, int, int]], points, data, workdir, log):
   """Trains one group's replicas (one program per stage) and scores their test sets."""
   cfg = points[members[0][0]].config
@@ -196,8 +170,7 @@ def _train_group(g: int, members: list[tuple[int, int, int]], points, data, work
   ids_of = lambda pairs: pairs[:, 0].astype(np.int64) * n_gene + pairs[:, 1]
   pool_ids = np.unique(np.concatenate([ids_of(data[i].ds.pairs) for i in {m[0] for m in members}]))
   pool_pairs = np.stack(np.divmod(pool_ids, n_gene), axis=1)
-  pool_x = np.concatenate([ds0.mirna_vectors[pool_pairs[:, 0]],
-                           ds0.gene_vectors[pool_pairs[:, 1]]], axis=1)
+  pool_x = ds0.features_of(pool_pairs)
   pool_labels = (ds0.status[pool_pairs[:, 0], pool_pairs[:, 1]] == dataset_lib.POSITIVE)
   # Same order as the standalone run's training indices, so batches match it exactly.
   train_idx = np.stack([np.searchsorted(pool_ids, ids_of(data[i].ds.pairs[data[i].train_idx[f]]))
@@ -218,7 +191,7 @@ def _train_group(g: int, members: list[tuple[int, int, int]], points, data, work
   width = max(len(r) for r in rows)
   x = np.zeros((len(rows), width, pool_x.shape[1]), np.float32)
   for r, pr in enumerate(rows):
-    x[r, :len(pr)] = np.concatenate([ds0.mirna_vectors[pr[:, 0]], ds0.gene_vectors[pr[:, 1]]], 1)
+    x[r, :len(pr)] = ds0.features_of(pr)
   place = Placement.from_config(cfg.train, len(rows))
   log_odds = place.to_host(trained.scorer(place, per_replica_x=True)(x), len(rows))
   return [1.0 / (1.0 + np.exp(-log_odds[r, :len(pr)].astype(np.float64)))
@@ -255,7 +228,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
         for t in TEST_SETS:
           test = data[i].tests[t][f]
           records.append(_record(p, None, f, t, f"distance/{i}/f{f}", test,
-                                 _distance_scores(data[i].ds, test), False, data[i].ds))
+                                 data[i].ds.distance_scores(test), False, data[i].ds))
   per_replica = pd.DataFrame(records).astype({"seed": "Int64"})
   table = summarize(per_replica, points)
   with atomic.atomic_path(os.path.join(workdir, "sweep_replicas.csv")) as tmp:
@@ -286,7 +259,7 @@ def _record(point: Point, seed, fold: int, test_set: str, replica: str, test: np
           "seed": seed, "fold": fold, "test_set": test_set, "replica": replica,
           "n_test": len(test), "n_test_positive": int(labels.sum()),
           **_metrics(labels, scores, probabilities),
-          "distance_auc": evaluation.roc_auc(labels, _distance_scores(ds, test))}
+          "distance_auc": evaluation.roc_auc(labels, ds.distance_scores(test))}
 
 
 def summarize(per_replica: pd.DataFrame, points: list[Point]) -> pd.DataFrame:

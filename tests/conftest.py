@@ -41,14 +41,8 @@ def synthetic_files(tmp_path):
 
 
 def with_overrides(config, overrides: dict):
-  """Sets dotted fields, e.g. {'lstm.hidden': 8}, as `--config.lstm.hidden=8` would."""
-  for key, value in overrides.items():
-    *path, leaf = key.split(".")
-    target = config
-    for p in path:
-      target = target[p]
-    target[leaf] = value
-  return config
+  """A copy with dotted fields set, e.g. {'lstm.hidden': 8}, as `--config.lstm.hidden=8` would."""
+  return config_lib.override(config, overrides, "test override")
 
 
 def tiny_config(**overrides):

@@ -33,8 +33,15 @@ class Dataset:
 
   def pair_features(self, idx: np.ndarray | None = None) -> np.ndarray:
     """float32 [n, 2*dim] features `[miRNA | gene]` of the labelled pairs (all, or `idx`)."""
-    p = self.pairs if idx is None else self.pairs[idx]
-    return np.concatenate([self.mirna_vectors[p[:, 0]], self.gene_vectors[p[:, 1]]], axis=1)
+    return self.features_of(self.pairs if idx is None else self.pairs[idx])
+
+  def features_of(self, pairs: np.ndarray) -> np.ndarray:
+    """float32 [n, 2*dim] features `[miRNA | gene]` of any (miRNA index, gene index) rows."""
+    return np.concatenate([self.mirna_vectors[pairs[:, 0]], self.gene_vectors[pairs[:, 1]]], axis=1)
+
+  def distance_scores(self, pairs: np.ndarray) -> np.ndarray:
+    """The distance-only baseline's score of (miRNA, gene) rows: -dissimilarity, no learning."""
+    return -self.dissimilarity[pairs[:, 0], pairs[:, 1]]
 
 
 def load_tables(data: ml_collections.ConfigDict):
