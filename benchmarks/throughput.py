@@ -32,7 +32,8 @@ _BATCHES = flags.DEFINE_integer("batches", 40, "Minibatches per timed epoch.")
 _SWEEP = flags.DEFINE_bool("sweep", True, "Also sweep replicas and batch size.")
 _CPU_DEVICES = flags.DEFINE_integer(
     "cpu_devices", 0, "Split the CPU into this many XLA devices, as config.train.cpu_devices "
-    "(0: auto for 5 folds). 1 measures the one-multithreaded-device layout.")
+    "(0: one per core). 1 measures one multithreaded device; 5 the earlier one-device-per-fold "
+    "layout.")
 
 STEP_FEATURES, IN_DIM, LAYERS, HIDDEN = 16, 272, 3, 128
 PAPER = {"folds": 5, "lstm_epochs": 200, "ae_epochs": 200, "lstm_train_pairs": 24864,
@@ -82,9 +83,10 @@ def _blocking_epochs(epoch_fn, state, data, axes, place: placement.Placement):
 
 
 def mirjax_lstm_epoch(n_replicas: int, batch: int, n_batches: int, devices: int = 0,
-                      loop: str = "auto", hidden: int = HIDDEN, fused_backward: bool = True,
-                      matmul_dtype: str = "float32"):
-  """A callable running one LSTM epoch of all replicas; `devices`/`loop` as config.train."""
+                      loop: str = "auto", batch_shards: int = 0, hidden: int = HIDDEN,
+                      fused_backward: bool = True, matmul_dtype: str = "float32"):
+  """A callable running one LSTM epoch of all replicas; `devices`, `loop` and `batch_shards` as
+  config.train."""
   n = batch * n_batches
   clf = models.LSTMClassifier(hidden, LAYERS, STEP_FEATURES, fused_backward, matmul_dtype)
   tx = optax.adam(1e-3)
@@ -100,7 +102,7 @@ def mirjax_lstm_epoch(n_replicas: int, batch: int, n_batches: int, devices: int 
           "val_idx": jnp.zeros((n_replicas, 0), jnp.int32)}
   axes = {"x": None, "labels": None, "latent": 0, "mean": 0, "std": 0, "fit_idx": 0, "val_idx": 0}
   epoch_fn = replicas.make_epoch_fn(pipeline.lstm_loss_fn(clf), tx, batch, n)
-  place = placement.Placement.create(n_replicas, devices, loop)
+  place = placement.Placement.create(n_replicas, devices, loop, batch, batch_shards)
   return _blocking_epochs(epoch_fn, state, data, axes, place), n_replicas * n
 
 
@@ -141,7 +143,7 @@ def gemm_call(m: int, k: int, n: int, reps: int):
     out = jax.lax.fori_loop(0, reps, lambda _, acc: (a + 1e-9 * acc[:, :k]) @ b,
                             jnp.zeros((m, n), jnp.float32))
     return out[None]
-  spec = jax.sharding.PartitionSpec(placement.AXIS)
+  spec = jax.sharding.PartitionSpec(placement.REPLICA_AXIS)
   sharding = jax.sharding.NamedSharding(mesh, spec)
   a, b = jax.device_put(a, sharding), jax.device_put(b, sharding)
   fn = jax.jit(jax.shard_map(loop, mesh=mesh, in_specs=(spec, spec), out_specs=spec,
@@ -162,7 +164,7 @@ def torch_setup(batch: int, n_batches: int, hidden: int = HIDDEN):
 
 def main(argv):
   del argv
-  cpu_devices = placement.configure_cpu(PAPER["folds"], _CPU_DEVICES.value)  # before any JAX op
+  cpu_devices = placement.configure_cpu(_CPU_DEVICES.value)  # before any JAX op
   quick = _QUICK.value
   repeats = 2 if quick else _REPEATS.value
   n_batches = 4 if quick else _BATCHES.value
@@ -182,19 +184,21 @@ def main(argv):
   ceiling = out["gemm_gflops"]["recurrent 128x128x512"]
   logging.info("GEMM GFLOP/s: %s", out["gemm_gflops"])
 
-  # 2. LSTM training at the paper's sizes: the default placement (5 folds sharded over the
-  #    devices), the same with a loop or vmap forced inside each device, all folds on one device
-  #    (vmapped, or one after another), PyTorch; and each optimization switched off (autodiff
-  #    backward) or on beyond the default (bfloat16 matmuls).
+  # 2. LSTM training at the paper's sizes: the default placement (5 folds, minibatches split over
+  #    the devices when the folds do not divide them), the same with vmap inside each device, the
+  #    folds sharded without splitting minibatches (padded), all folds on one device (vmapped, or
+  #    one after another), PyTorch; and each optimization switched off (autodiff backward) or on
+  #    beyond the default (bfloat16 matmuls).
   d = len(jax.devices())
-  default = placement.Placement.create(folds)
+  default = placement.Placement.create(folds, batch_size=128)
+  unsplit = placement.Placement.create(folds, batch_size=128, batch_shards=1)
   setups = {
       f"mirjax, 5 folds, default placement ({default.describe(folds)})": mirjax_lstm_epoch(
           folds, 128, n_batches),
-      f"mirjax, 5 folds sharded over {d} devices, loop per device": mirjax_lstm_epoch(
-          folds, 128, n_batches, loop="map"),
-      f"mirjax, 5 folds sharded over {d} devices, vmapped per device": mirjax_lstm_epoch(
+      "mirjax, 5 folds, default placement, vmapped per device": mirjax_lstm_epoch(
           folds, 128, n_batches, loop="vmap"),
+      f"mirjax, 5 folds, minibatches not split ({unsplit.describe(folds)})": mirjax_lstm_epoch(
+          folds, 128, n_batches, batch_shards=1),
       "mirjax, 5 folds vmapped on one device": mirjax_lstm_epoch(folds, 128, n_batches, 1, "vmap"),
       "mirjax, 5 folds one after another on one device": mirjax_lstm_epoch(
           folds, 128, n_batches, 1, "map"),
@@ -203,8 +207,9 @@ def main(argv):
       "mirjax, default placement, bfloat16 matmuls": mirjax_lstm_epoch(
           folds, 128, n_batches, matmul_dtype="bfloat16"),
   }
-  if d == 1:  # the sharded setups are the one-device ones
-    setups = {k: v for k, v in setups.items() if "sharded" not in k}
+  if d == 1:  # these would repeat the one-device setups
+    setups = {k: v for k, v in setups.items()
+              if "vmapped per device" not in k and "not split" not in k}
   ref = torch_setup(128, n_batches)
   if ref is not None:
     setups["PyTorch nn.LSTM, one model"] = ref

@@ -84,9 +84,13 @@ def default_config() -> ml_collections.ConfigDict:
   # Where the replicas (folds) run; see mirjax/placement.py. None of these changes the numbers
   # beyond float reassociation.
   c.train.devices = 0  # shard the replicas over this many devices (0: all)
+  # Devices sharing each classifier minibatch (data parallel, one gradient pmean per step).
+  # 0: auto, only when the replicas alone cannot fill the devices evenly (5 folds on 2 cores);
+  # 1: never. The autoencoder (BatchNorm) and scoring never split their minibatches.
+  c.train.batch_shards = 0
   # Per device: 'map' (a loop) or 'vmap'; auto: map on a CPU device holding several replicas.
   c.train.replica_loop = "auto"
-  c.train.cpu_devices = 0  # split the host CPU into this many devices (0: auto, one per core/replica)
+  c.train.cpu_devices = 0  # split the host CPU into this many single-threaded devices (0: one per core)
   c.train.checkpoint_every = 10  # epochs
   c.train.keep_checkpoints = 3
 
@@ -215,8 +219,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _require(config.lstm.layers >= 1, "lstm.layers", config.lstm.layers, "must be at least 1.")
   _require(config.train.replica_loop in placement.LOOPS, "train.replica_loop",
            config.train.replica_loop, f"choose one of {placement.LOOPS}.")
-  for name in ("devices", "cpu_devices"):
+  for name in ("devices", "cpu_devices", "batch_shards"):
     _require(config.train[name] >= 0, f"train.{name}", config.train[name], "must be >= 0 (0: auto).")
+  _require(config.train.batch_shards <= 1 or config.lstm.batch_size % config.train.batch_shards == 0,
+           "train.batch_shards", config.train.batch_shards,
+           f"must divide lstm.batch_size ({config.lstm.batch_size}); use 0 (auto) or 1.")
   _require(config.train.checkpoint_every >= 1, "train.checkpoint_every",
            config.train.checkpoint_every, "must be at least 1.")
   _require(config.train.keep_checkpoints >= 1, "train.keep_checkpoints",

@@ -189,8 +189,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
     raise ConfigError("lstm.architecture='distance' trains nothing; a single run's results.json "
                       "already reports the distance-only baseline (as a point of its own, use a "
                       "sweep variant, see configs/ablations.py).")
-  n_replicas = sweep.n_replicas(config) if sweep.is_sweep(config) else config.data.folds
-  placement.configure_cpu(n_replicas, config.train.cpu_devices)  # before JAX starts
+  placement.configure_cpu(config.train.cpu_devices)  # before JAX starts
   if mode == "query" and not (query.mirna and query.gene):
     rows = ranking.answer(predict_lib.read_grid(workdir), query)  # no JAX needed
     print(f"{query.describe()} ({workdir}):\n{ranking.format_table(rows)}")

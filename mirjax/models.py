@@ -56,17 +56,49 @@ def _lstm_bias_init(key, shape, dtype=jnp.float32):
   return jnp.zeros(shape, dtype).at[hidden:2 * hidden].set(1.0)
 
 
-# ----------------------------------------------------------------------------- LSTM recurrence
+# ----------------------------------------------------------------------------- LSTM matmuls
 # The recurrence h_t, c_t = cell(x_proj_t + h_{t-1} @ w_rec, c_{t-1}) with a hand-written backward
 # pass. Autodiff of `lax.scan` accumulates dL/dw_rec inside the backward loop: T small
 # [H, B] x [B, 4H] matmuls. Here the backward loop only propagates dh and dc, and the weight
 # gradient is one [H, T*B] x [T*B, 4H] matmul afterwards. Same math, larger GEMM.
 #
-# `dtype` is the matmul input type: float32, or bfloat16 (faster GEMMs on CPUs with AVX-512 BF16
-# and on accelerators). Products always accumulate in float32; gates and cell state stay float32.
+# `dtype` is the matmul input type: float32, or bfloat16 (twice the GEMM rate on CPUs with
+# AVX-512 BF16, and on accelerators). Products always accumulate in float32; gates, cell state and
+# gradients between matmuls stay float32. Every backward GEMM gets its operands as materialized
+# [M, K] x [K, N] arrays (`_materialized`): XLA CPU runs a dot with a transposed operand by copying
+# it first (inside the time loop for w_rec.T, once per step), and silently upcasts a bfloat16 dot
+# with a transposed operand to float32, which would leave the backward pass at float32 speed.
 
 def _mm(a, b, dtype):
   return jnp.matmul(a.astype(dtype), b.astype(dtype), preferred_element_type=jnp.float32)
+
+
+def _materialized(a, dtype):
+  """`a` cast to the matmul type and computed here: the barrier keeps XLA from folding a
+  transpose back into the dot that reads it (or from sinking it into a loop)."""
+  return jax.lax.optimization_barrier(a.astype(dtype))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def project(xs, w, dtype=jnp.float32):
+  """xs [T, B, F] @ w [F, 4H]: the input projection of all time steps as one GEMM (float32)."""
+  return _mm(xs, w, dtype)
+
+
+def _project_fwd(xs, w, dtype):
+  return _mm(xs, w, dtype), (xs, w)
+
+
+def _project_bwd(dtype, res, ct):
+  xs, w = res
+  t, b, f = xs.shape
+  ct = ct.reshape(t * b, -1)
+  dx = _mm(ct, _materialized(w.T, dtype), dtype).reshape(xs.shape)
+  dw = _mm(_materialized(xs.reshape(t * b, f).T, dtype), ct, dtype)
+  return dx, dw
+
+
+project.defvjp(_project_fwd, _project_bwd)
 
 
 def _gates(z):
@@ -103,6 +135,7 @@ def _recurrence_bwd(dtype, res, dhs):
   zeros = jnp.zeros_like(hs[0])
   h_prev = jnp.concatenate([zeros[None], hs[:-1]])
   c_prev = jnp.concatenate([zeros[None], cs[:-1]])
+  w_rec_t = _materialized(w_rec.T, dtype)  # once, outside the time loop
 
   def step(carry, t):
     dh_next, dc_next = carry
@@ -112,10 +145,10 @@ def _recurrence_bwd(dtype, res, dhs):
     dc = dc_next + dh * o_t * (1 - tc * tc)
     dz = jnp.concatenate([dc * g_t * i_t * (1 - i_t), dc * cp_t * f_t * (1 - f_t),
                           dc * i_t * (1 - g_t * g_t), dh * tc * o_t * (1 - o_t)], axis=-1)
-    return (_mm(dz, w_rec.T, dtype), dc * f_t), dz
+    return (_mm(dz, w_rec_t, dtype), dc * f_t), dz
   _, dz = jax.lax.scan(step, (zeros, zeros), (dhs, cs, c_prev, i, f, g, o), reverse=True)
   t, b, h = h_prev.shape
-  dw = _mm(h_prev.reshape(t * b, h).T, dz.reshape(t * b, -1), dtype)
+  dw = _mm(_materialized(h_prev.reshape(t * b, h).T, dtype), dz.reshape(t * b, -1), dtype)
   return dz, dw
 
 
@@ -139,10 +172,9 @@ class LSTMLayer(nn.Module):
     w_in = self.param("w_in", nn.initializers.glorot_uniform(), (xs.shape[-1], 4 * h))
     w_rec = self.param("w_rec", nn.initializers.orthogonal(), (h, 4 * h))
     bias = self.param("bias", _lstm_bias_init, (4 * h,))
-    x_proj = _mm(xs, w_in, dtype) + bias
     if self.fused_backward:
-      return recurrence(x_proj, w_rec, dtype)
-    return _forward(x_proj, w_rec, dtype)[0]
+      return recurrence(project(xs, w_in, dtype) + bias, w_rec, dtype)
+    return _forward(_mm(xs, w_in, dtype) + bias, w_rec, dtype)[0]
 
 
 class MLPClassifier(nn.Module):

@@ -265,8 +265,7 @@ def train_replicas(cfg: ml_collections.ConfigDict, pool_x: np.ndarray, pool_labe
   ae_stage, lstm_stage = stage_prefix + AE_STAGE, stage_prefix + LSTM_STAGE
   x = jnp.asarray(pool_x)
   in_dim = x.shape[1]
-  common = dict(placement=Placement.from_config(cfg.train, len(reps)),
-                checkpoint_root=checkpoint_root, metrics_log=metrics_log,
+  common = dict(checkpoint_root=checkpoint_root, metrics_log=metrics_log,
                 require_finished=require_finished)
 
   # Stage 1: autoencoder, one per replica, fit on that replica's training pairs only.
@@ -280,7 +279,8 @@ def train_replicas(cfg: ml_collections.ConfigDict, pool_x: np.ndarray, pool_labe
                "learning_rate": reps.ae_lr.astype(np.float32)}
     ae_axes = {"x": None, "fit_idx": 0, "val_idx": 0, "learning_rate": 0}
     ae_state = _train_stage(ae_stage, label_prefix + ae_stage, ae_loss_fn(ae), cfg.ae, cfg.train,
-                            ae_split, ae_state, ae_data, ae_axes, **common)
+                            ae_split, ae_state, ae_data, ae_axes,
+                            placement=Placement.from_config(cfg.train, len(reps)), **common)
     latent = encode(ae, ae_state, x)  # [R, n_pool, latent]
 
   # Stage 2: the classifier on [pair | latent], one per replica.
@@ -295,5 +295,7 @@ def train_replicas(cfg: ml_collections.ConfigDict, pool_x: np.ndarray, pool_labe
   axes = {"x": None, "labels": None, "latent": 0, "mean": 0, "std": 0, "fit_idx": 0, "val_idx": 0,
           "learning_rate": 0}
   state = _train_stage(lstm_stage, label_prefix + lstm_stage, lstm_loss_fn(clf), cfg.lstm,
-                       cfg.train, split, state, data, axes, **common)
+                       cfg.train, split, state, data, axes,
+                       placement=Placement.from_config(cfg.train, len(reps), cfg.lstm.batch_size),
+                       **common)
   return TrainedReplicas(ae, clf, ae_state, state, mean, std)

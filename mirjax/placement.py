@@ -1,16 +1,23 @@
-"""Where replicas run: the CPU device layout, a 1-D mesh over the devices, padding, the device loop.
+"""Where replicas run: the CPU device layout, a 2-D mesh over the devices, padding, the device loop.
 
-A replica (a fold, or fold x seed x sweep point) is one independent training run. The replica axis
-is sharded over a 1-D `Mesh` of all devices; each device runs its block of replicas either vmapped
-(what fills a GPU or TPU) or in a plain loop (`lax.map`, on a CPU device holding several).
+A replica (a fold, or fold x seed x sweep point) is one independent training run. The devices form
+a 2-D `Mesh` (replicas x batch): the replica axis is sharded over the first mesh axis, and when the
+replicas alone cannot fill the devices evenly, each replica's minibatches are split over the second
+(data parallel: every device of a row computes the gradient of its slice of the minibatch, and the
+row averages them with one `pmean` per step, so its copies of the replica stay identical). Each
+device runs its block of replicas either vmapped (what fills a GPU or TPU) or in a plain loop
+(`lax.map`, on a CPU device holding several).
+
 Why the loop: XLA CPU lowers vmapped recurrent matmuls to batched dots that run well below
-plain-GEMM speed. Why several CPU devices: one model's small 128x128x512 GEMMs do not get faster
-with a second core, but different replicas on different cores do (measured in benchmarks/), so on
-a CPU host the cores are split into single-threaded XLA devices (`configure_cpu`).
+plain-GEMM speed. Why one single-threaded XLA device per core (`configure_cpu`): one model's small
+128x128x512 GEMMs hardly get faster with a second thread, but independent work on different cores
+does. Why split minibatches rather than pad: 5 folds on 2 cores padded to 6 would idle a core for a
+sixth of the run, and time-slicing 5 devices on 2 cores cost ~20 % (both measured, benchmarks/).
 
-When the replica count does not divide the device count, the replica axis is padded with copies of
-replica 0 and a `valid` mask; padded replicas are skipped in the loop (computed and dropped under
-vmap), never checkpointed and never reported.
+Padding remains for layouts that cannot avoid it (a stage whose minibatches are never split, such as
+the BatchNorm autoencoder and scoring, or a batch size the devices do not divide): the replica axis
+is padded with copies of replica 0 and a `valid` mask; padded replicas are skipped in the loop
+(computed and dropped under vmap), never checkpointed and never reported.
 
 Multi-host: call `jax.distributed.initialize()` before anything else; `jax.devices()` then spans
 every host, each process places the same host arrays (`make_array_from_callback`) and results come
@@ -28,35 +35,29 @@ from absl import logging
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-AXIS = "replicas"
+from mirjax.errors import ConfigError
+
+REPLICA_AXIS = "replicas"
+BATCH_AXIS = "batch"  # devices sharing each minibatch of a replica
 LOOPS = ("auto", "map", "vmap")
-_SINGLE_THREADED = "--xla_cpu_multi_thread_eigen=false"
+# Set for single-threaded CPU devices. The concurrency-optimized scheduler orders independent ops
+# for a multithreaded executor; with one thread per device the default order is ~7 % faster
+# (measured on the LSTM epoch, one device pinned to one core: 24.4-25.0 vs 26.8-27.0 ms/batch).
+_SINGLE_THREADED_FLAGS = ("--xla_cpu_multi_thread_eigen=false",
+                          "--xla_cpu_enable_concurrency_optimized_scheduler=false")
 
 
 def cpu_cores() -> int:
   return len(os.sched_getaffinity(0))
 
 
-def auto_cpu_devices(n_replicas: int, cores: int) -> int:
-  """One device per core, or one per replica when the replicas do not split evenly over the cores.
-
-  A few more devices than cores are time-sliced by the OS (measured about 8 % slower than one per
-  core), which beats padding (5 replicas on 2 cores padded to 6 idles a core for a sixth of the run).
-  """
-  if cores <= 1 or n_replicas <= 1:
-    return 1
-  if n_replicas % cores == 0 or n_replicas > 4 * cores:
-    return cores
-  return n_replicas
-
-
-def configure_cpu(n_replicas: int, cpu_devices: int = 0) -> int:
-  """Splits the host CPU into `cpu_devices` XLA devices (0: `auto_cpu_devices`), single-threaded.
+def configure_cpu(cpu_devices: int = 0) -> int:
+  """Splits the host CPU into `cpu_devices` single-threaded XLA devices (0: one per core).
 
   Only possible before JAX runs its first operation; afterwards (tests, notebooks) the existing
   devices are kept and this says so. Returns the number of CPU devices in effect.
   """
-  n = cpu_devices or auto_cpu_devices(n_replicas, cpu_cores())
+  n = cpu_devices or cpu_cores()
   try:
     jax.config.update("jax_num_cpu_devices", n)
   except RuntimeError:
@@ -65,49 +66,88 @@ def configure_cpu(n_replicas: int, cpu_devices: int = 0) -> int:
       logging.info("JAX is already running with %d CPU device(s); keeping them (asked for %d).",
                    have, n)
     return have
-  if n > 1 and "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_SINGLE_THREADED}".strip()
+  if n > 1:
+    flags = os.environ.get("XLA_FLAGS", "")
+    for flag in _SINGLE_THREADED_FLAGS:
+      if flag.split("=")[0] not in flags:
+        flags = f"{flags} {flag}".strip()
+    os.environ["XLA_FLAGS"] = flags
   return n
+
+
+def mesh_shape(n_replicas: int, devices: int, batch_size: int = 0,
+               batch_shards: int = 0) -> tuple[int, int]:
+  """(replica shards, batch shards) for `n_replicas` on `devices`.
+
+  batch_size: the stage's minibatch size if its minibatches may be split (0: never split).
+  batch_shards: devices per minibatch, 0 for auto: the most replica shards that divide both the
+  devices and the replicas (no padding) and leave a batch split that divides the minibatch; with no
+  such layout, replicas only, padded.
+  """
+  if batch_shards:
+    if batch_size and batch_shards > 1:
+      if batch_size % batch_shards or batch_shards > devices:
+        raise ConfigError(
+            f"config.train.batch_shards={batch_shards} must divide the minibatch size "
+            f"({batch_size}) and be at most the number of devices ({devices}); use 0 (auto) or 1.")
+      return min(devices // batch_shards, n_replicas), batch_shards
+    return min(devices, n_replicas), 1
+  if batch_size:
+    for r in range(min(devices, n_replicas), 0, -1):
+      if devices % r == 0 and n_replicas % r == 0 and batch_size % (devices // r) == 0:
+        return r, devices // r
+  return min(devices, n_replicas), 1
 
 
 @dataclasses.dataclass(frozen=True)
 class Placement:
-  """A mesh over devices and the loop each device runs over its replicas."""
+  """A (replicas x batch) mesh over devices and the loop each device runs over its replicas."""
   mesh: Mesh
   loop: str  # 'map' or 'vmap'
 
   @classmethod
-  def create(cls, n_replicas: int, devices: int = 0, loop: str = "auto") -> "Placement":
-    """Mesh over the first `devices` devices (0: all), never more devices than replicas."""
+  def create(cls, n_replicas: int, devices: int = 0, loop: str = "auto", batch_size: int = 0,
+             batch_shards: int = 0) -> "Placement":
+    """Mesh over the first `devices` devices (0: all); see `mesh_shape` for the batch split."""
     available = jax.devices()
-    k = min(devices or len(available), len(available), max(n_replicas, 1))
+    k = min(devices or len(available), len(available))
+    r, b = mesh_shape(max(n_replicas, 1), k, batch_size, batch_shards)
     if loop == "auto":  # vmap of a single replica is no batching at all, and measured faster
-      several = -(-n_replicas // k) > 1
+      several = -(-n_replicas // r) > 1
       loop = "map" if available[0].platform == "cpu" and several else "vmap"
     if loop not in LOOPS[1:]:
       raise ValueError(f"replica loop {loop!r}: choose one of {LOOPS}")
-    return cls(Mesh(np.array(available[:k]), (AXIS,)), loop)
+    grid = np.array(available[: r * b]).reshape(r, b)
+    return cls(Mesh(grid, (REPLICA_AXIS, BATCH_AXIS)), loop)
 
   @classmethod
-  def from_config(cls, train_cfg, n_replicas: int) -> "Placement":
-    return cls.create(n_replicas, train_cfg.devices, train_cfg.replica_loop)
+  def from_config(cls, train_cfg, n_replicas: int, batch_size: int = 0) -> "Placement":
+    """The layout of config.train; pass the stage's batch size if its minibatches may be split."""
+    return cls.create(n_replicas, train_cfg.devices, train_cfg.replica_loop, batch_size,
+                      train_cfg.batch_shards)
 
   @property
-  def size(self) -> int:
-    return self.mesh.size
+  def replica_shards(self) -> int:
+    return self.mesh.shape[REPLICA_AXIS]
+
+  @property
+  def batch_shards(self) -> int:
+    return self.mesh.shape[BATCH_AXIS]
 
   def padded(self, n: int) -> int:
-    return -(-n // self.size) * self.size
+    return -(-n // self.replica_shards) * self.replica_shards
 
   def describe(self, n: int) -> str:
     pad = self.padded(n) - n
-    return (f"{n} replicas on {self.size} {self.mesh.devices.flat[0].platform} device(s), "
-            f"{self.loop} per device" + (f", {pad} padding" if pad else ""))
+    split = (f", each minibatch split over {self.batch_shards}" if self.batch_shards > 1 else "")
+    return (f"{n} replicas on {self.mesh.size} {self.mesh.devices.flat[0].platform} device(s)"
+            f"{split}, {self.loop} per device" + (f", {pad} padding" if pad else ""))
 
   def place(self, tree, n: int, replicated: bool = False):
-    """Host/device arrays → arrays sharded over the mesh on the leading (replica) axis, padded to a
-    multiple of the mesh size with copies of replica 0. replicated=True: a full copy per device."""
-    spec = PartitionSpec() if replicated else PartitionSpec(AXIS)
+    """Host/device arrays → arrays sharded over the mesh's replica axis on their leading axis,
+    padded to a multiple of the replica shards with copies of replica 0 (and copied to every
+    device of a replica's row). replicated=True: a full copy per device."""
+    spec = PartitionSpec() if replicated else PartitionSpec(REPLICA_AXIS)
     sharding = NamedSharding(self.mesh, spec)
     extra = 0 if replicated else self.padded(n) - n
 
@@ -136,7 +176,8 @@ class Placement:
 
     `sharded[i]` says whether args[i] has the replica axis (placed with `place`) or is shared by
     all replicas (placed with replicated=True). The output has the replica axis. Padded replicas
-    are skipped in the loop and output zeros.
+    are skipped in the loop and output zeros. `fn` runs with BATCH_AXIS bound (size 1 when
+    minibatches are not split); its output must be the same on every device of that axis.
     """
     def per_device(*args):
       *args, valid = args
@@ -152,8 +193,10 @@ class Placement:
         return jax.lax.cond(ok, lambda: fn(*full), skip)
       return jax.lax.map(one, (*[a for a, s in zip(args, sharded) if s], valid))
 
-    specs = tuple(PartitionSpec(AXIS) if s else PartitionSpec() for s in sharded)
+    specs = tuple(PartitionSpec(REPLICA_AXIS) if s else PartitionSpec() for s in sharded)
     # check_vma=False: the per-device body is ordinary single-device code (scans whose carries
-    # start from constants); nothing in it communicates across devices.
-    return jax.shard_map(per_device, mesh=self.mesh, in_specs=(*specs, PartitionSpec(AXIS)),
-                         out_specs=PartitionSpec(AXIS), check_vma=False)
+    # start from constants) plus, when minibatches are split, one pmean over BATCH_AXIS per step,
+    # after which the copies of a replica along that axis are equal (tested).
+    return jax.shard_map(per_device, mesh=self.mesh,
+                         in_specs=(*specs, PartitionSpec(REPLICA_AXIS)),
+                         out_specs=PartitionSpec(REPLICA_AXIS), check_vma=False)

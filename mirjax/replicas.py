@@ -18,7 +18,7 @@ from absl import logging
 from mirjax.checkpoints import ReplicaCheckpoints
 from mirjax.errors import MirjaxError
 from mirjax.metrics_log import MetricsLog
-from mirjax.placement import Placement
+from mirjax.placement import BATCH_AXIS, Placement
 
 # loss_fn(params, model_state, data, idx, train) -> (scalar loss, new model_state)
 LossFn = Callable[[Any, Any, dict, jax.Array, bool], tuple[jax.Array, Any]]
@@ -40,17 +40,31 @@ def make_epoch_fn(loss_fn: LossFn, tx: optax.GradientTransformation, batch_size:
   Shuffling uses `fold_in(key, epoch)`, so an epoch's batches depend only on the replica's key and
   the epoch number: a resumed run sees exactly the batches of an uninterrupted one. The last partial
   batch is dropped (a different one each epoch) to keep shapes static.
+
+  Runs inside `Placement.replica_program`. When the placement splits minibatches over BATCH_AXIS,
+  each device takes its contiguous slice of every minibatch and the gradients (and losses) are
+  averaged over the axis: the mean over equal slices is the minibatch mean, so the update is the
+  unsplit one up to float reassociation, and identical on every device of the axis. The validation
+  loss is computed whole on each of them.
   """
   n_batches = n_fit // batch_size
 
   def epoch_fn(state, data):
+    shards = jax.lax.axis_size(BATCH_AXIS)
+    if shards > 1 and jax.tree.leaves(state["model_state"]):
+      raise ValueError("minibatches split over devices need a model without batch statistics "
+                       "(BatchNorm); use config.train.batch_shards=1.")
     perm = jax.random.permutation(jax.random.fold_in(state["key"], state["epoch"]), data["fit_idx"])
     batches = perm[: n_batches * batch_size].reshape(n_batches, batch_size)
 
     def step(carry, idx):
       params, model_state, opt_state = carry
+      if shards > 1:
+        idx = idx.reshape(shards, batch_size // shards)[jax.lax.axis_index(BATCH_AXIS)]
       (loss, model_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(
           params, model_state, data, idx, True)
+      if shards > 1:
+        loss, grads = jax.lax.pmean((loss, grads), BATCH_AXIS)
       updates, opt_state = tx.update(grads, opt_state, params)
       if "learning_rate" in data:  # a per-replica rate; `tx` is then the rate-1 optimizer
         updates = jax.tree.map(lambda u: u * data["learning_rate"], updates)

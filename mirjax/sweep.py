@@ -116,12 +116,6 @@ def seeds_of(config) -> list[int]:
   return list(config.sweep.seeds) or [config.seed]
 
 
-def n_replicas(config) -> int:
-  """Replicas of the largest possible group (for the CPU device layout)."""
-  points = [p for p in expand(config) if p.config.lstm.architecture != "distance"]
-  return max(1, len(points)) * len(seeds_of(config)) * config.data.folds
-
-
 def _group_key(cfg: ml_collections.ConfigDict, n_train: int) -> str:
   flat = config_lib.flatten(cfg.to_dict())
   kept = {k: v for k, v in flat.items() if not k.startswith(_PER_REPLICA_FIELDS)}

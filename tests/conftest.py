@@ -6,8 +6,9 @@ import os
 import jax
 import pytest
 
-# Every test runs with 4 CPU devices, so the replica axis is really sharded (and, for 5 folds,
-# padded); tests that want one device ask for it with train.devices=1.
+# Every test runs with 4 CPU devices, so the replicas are really sharded (5 folds: each classifier
+# minibatch split over the 4; the autoencoder's replicas padded to 8); tests that want one device
+# ask for it with train.devices=1.
 jax.config.update("jax_num_cpu_devices", 4)
 
 from mirjax import config as config_lib  # noqa: E402

@@ -24,24 +24,57 @@ def _oof(workdir):
 
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory):
-  """One uninterrupted tiny run (vmapped folds), shared by the comparisons below."""
+  """One uninterrupted tiny run (default placement), shared by the comparisons below."""
   w = str(tmp_path_factory.mktemp("reference"))
   results = experiment.run(tiny_config(), w)
   return w, results
 
 
-def test_reference_run_is_sharded_and_padded():
+def test_reference_run_splits_minibatches_and_pads_the_autoencoder():
   assert len(jax.devices()) == 4
-  assert placement.Placement.from_config(tiny_config().train, 5).describe(5) == (
+  train = tiny_config().train
+  assert placement.Placement.from_config(train, 5, batch_size=32).describe(5) == (
+      "5 replicas on 4 cpu device(s), each minibatch split over 4, map per device")
+  assert placement.Placement.from_config(train, 5).describe(5) == (  # the AE: BatchNorm
       "5 replicas on 4 cpu device(s), map per device, 3 padding")
 
 
-def test_one_device_loop_equals_sharded_loop(reference_run, tmp_path):
+@pytest.mark.parametrize("n, devices, batch, shards, expected", [
+    (5, 2, 128, 0, (1, 2)),  # 5 folds on 2 cores: split, no padding
+    (5, 4, 32, 0, (1, 4)),
+    (6, 4, 32, 0, (2, 2)),
+    (8, 4, 32, 0, (4, 1)),   # the replicas fill the devices: no split
+    (1, 2, 128, 0, (1, 2)),  # one model on both cores
+    (5, 4, 30, 0, (4, 1)),   # 30 is not divisible by 4 or 2 with 5 replicas: pad instead
+    (5, 4, 32, 1, (4, 1)),   # never split
+    (5, 4, 32, 2, (2, 2)),   # forced: 2 replica shards, padded to 6
+    (5, 4, 0, 0, (4, 1)),    # a stage whose minibatches are never split
+])
+def test_mesh_shape(n, devices, batch, shards, expected):
+  assert placement.mesh_shape(n, devices, batch, shards) == expected
+
+
+def test_batch_shards_must_divide_the_minibatch():
+  with pytest.raises(ConfigError, match="batch_shards=3 must divide"):
+    placement.mesh_shape(5, 4, 32, 3)
+
+
+def test_one_device_loop_equals_sharded_loop(tmp_path):
   """The same per-replica program on 1 device or sharded over 4 (5 folds padded to 8)."""
+  one = experiment.run(tiny_config(**{"train.devices": 1}), str(tmp_path / "one"))
+  four = experiment.run(tiny_config(**{"train.batch_shards": 1}), str(tmp_path / "four"))
+  np.testing.assert_array_equal(_oof(tmp_path / "one")["score"], _oof(tmp_path / "four")["score"])
+  assert [f["auc"] for f in one["folds"]] == [f["auc"] for f in four["folds"]]
+
+
+def test_split_minibatches_equal_unsplit(reference_run, tmp_path):
+  """Each minibatch split over 4 devices (the reference run) vs whole on one device: the
+  gradient is the mean of the slices' means, equal up to float reassociation."""
   w, results = reference_run
   one = experiment.run(tiny_config(**{"train.devices": 1}), str(tmp_path))
-  np.testing.assert_array_equal(_oof(w)["score"], _oof(tmp_path)["score"])
-  assert [f["auc"] for f in one["folds"]] == [f["auc"] for f in results["folds"]]
+  for a, b in zip(results["folds"], one["folds"]):
+    assert a["auc"] == pytest.approx(b["auc"], abs=2e-3)
+  np.testing.assert_allclose(_oof(w)["score"], _oof(tmp_path)["score"], atol=2e-3)
 
 
 @pytest.mark.parametrize("devices", [1, 4])
@@ -155,6 +188,65 @@ def test_padded_replicas_are_masked(tmp_path, loop):
     assert step == 3 and np.asarray(restored["params"]["w"]).shape == (3, 3)
   finally:
     ckpt.close()
+
+
+def _regression_epochs(place, epochs=3):
+  """3 replicas fitting y = x @ w_r by Adam on minibatches of 8 rows: the loss depends on which
+  rows each device gets. Returns (final state as placed, the unpadded state)."""
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(32, 4)).astype(np.float32)
+  w_true = rng.normal(size=(3, 4)).astype(np.float32)
+
+  def loss_fn(params, model_state, data, idx, train):
+    return jnp.mean((data["x"][idx] @ params["w"] - data["y"][idx]) ** 2), model_state
+
+  tx = optax.adam(0.05)
+  epoch_fn = replicas.make_epoch_fn(loss_fn, tx, batch_size=8, n_fit=32)
+  state = jax.vmap(lambda k: replicas.init_state({"w": jnp.zeros(4)}, {}, tx, k))(
+      jax.random.split(jax.random.PRNGKey(0), 3))
+  own = {"y": x @ w_true.T, "fit_idx": np.tile(np.arange(32), (3, 1)),
+         "val_idx": np.zeros((3, 0), np.int32)}
+  own["y"] = own["y"].T  # [replica, row]
+  shared = {"x": x}
+  placed = place.place(state, 3)
+  own, shared = place.place(own, 3), place.place(shared, 3, replicated=True)
+  run = replicas.compile_epoch(epoch_fn, place, placed, own, shared)
+  for _ in range(epochs):
+    placed, _ = run(placed, own, shared, place.valid(3))
+  return placed, place.unpad(placed, 3)
+
+
+@pytest.mark.parametrize("devices, shards", [(2, 2), (4, 4), (4, 2)])
+def test_split_minibatch_updates_equal_whole(devices, shards):
+  whole = placement.Placement.create(3, 1, batch_size=8)
+  split = placement.Placement.create(3, devices, batch_size=8, batch_shards=shards)
+  assert split.batch_shards == shards
+  _, expected = _regression_epochs(whole)
+  placed, got = _regression_epochs(split)
+  np.testing.assert_allclose(got["params"]["w"], expected["params"]["w"], rtol=1e-5, atol=1e-6)
+  assert not np.allclose(got["params"]["w"], 0)
+  # Every device of a replica's row holds exactly the same copy after the pmean'd updates.
+  copies = {}
+  for shard in placed["params"]["w"].addressable_shards:
+    copies.setdefault(str(shard.index), []).append(np.asarray(shard.data))
+  assert len(copies) == split.replica_shards
+  for same in copies.values():
+    assert len(same) == shards
+    for c in same[1:]:
+      np.testing.assert_array_equal(c, same[0])
+
+
+def test_split_minibatches_refuse_batch_statistics():
+  def loss_fn(params, model_state, data, idx, train):
+    return jnp.sum(params["w"]) * 0, model_state
+  tx = optax.adam(0.1)
+  epoch_fn = replicas.make_epoch_fn(loss_fn, tx, batch_size=4, n_fit=4)
+  place = placement.Placement.create(1, 2, batch_size=4)
+  state = jax.vmap(lambda k: replicas.init_state({"w": jnp.zeros(2)}, {"mean": jnp.zeros(2)},
+                                                 tx, k))(jax.random.split(jax.random.PRNGKey(0), 1))
+  data = {"fit_idx": np.arange(4)[None], "val_idx": np.zeros((1, 0), np.int32)}
+  with pytest.raises(ValueError, match="batch statistics"):
+    replicas.compile_epoch(epoch_fn, place, place.place(state, 1), place.place(data, 1), {})
 
 
 def test_end_to_end_outputs(reference_run):
