@@ -3,11 +3,34 @@
 Same architecture and sizes as mirjax's classifier (inputs read as steps x features, last hidden
 state -> Linear(2)), same optimizer (Adam) and loss (cross-entropy), trained in a plain Python loop.
 torch is a benchmark-only dependency (requirements-bench.txt).
+
+Its speed depends on glibc's malloc: with default settings, one fresh process runs ~1.6x faster than
+the next (measured on this machine, 5 of 7 processes at 5,700-6,100 samples/s, 2 at 9,600-9,700),
+because malloc adapts its mmap threshold to the first blocks freed and PyTorch's per-step buffers
+then come either from the heap or from fresh mmaps that page-fault on every step. With the
+thresholds fixed (`fix_malloc_thresholds`, or MALLOC_MMAP_THRESHOLD_=33554432
+MALLOC_TRIM_THRESHOLD_=1073741824 in the environment) every process runs at the fast speed.
+
+Run alone (a fresh process, as a user would):
+  python -m benchmarks.torch_reference [--torch_fixed_malloc]
+prints one JSON line {"samples_per_s": ..., "fixed_malloc": ...}.
 """
+
+import ctypes
+import ctypes.util
+import json
+import statistics
+import time
 
 import numpy as np
 import torch
+from absl import app, flags
 from torch import nn
+
+# Prefixed: benchmarks.throughput imports this module next to its own flags.
+_FIXED_MALLOC = flags.DEFINE_bool("torch_fixed_malloc", False, "Fix glibc's malloc thresholds first.")
+_BATCHES = flags.DEFINE_integer("torch_batches", 40, "Minibatches of 128 per timed epoch.")
+_REPEATS = flags.DEFINE_integer("torch_repeats", 5, "Timed epochs (median reported).")
 
 
 class TorchLSTMClassifier(nn.Module):
@@ -46,3 +69,31 @@ def make_epoch(*, n_samples: int, in_dim: int, step_features: int, hidden: int, 
     return loss.item()
 
   return epoch, n_batches * batch_size
+
+
+def fix_malloc_thresholds() -> bool:
+  """Fixes glibc's mmap and trim thresholds in this process (True if glibc accepted both)."""
+  libc = ctypes.CDLL(ctypes.util.find_library("c"))
+  m_trim_threshold, m_mmap_threshold = -1, -3  # from <malloc.h>
+  return bool(libc.mallopt(m_mmap_threshold, 32 << 20) and libc.mallopt(m_trim_threshold, 1 << 30))
+
+
+def main(argv):
+  del argv
+  fixed = fix_malloc_thresholds() if _FIXED_MALLOC.value else False
+  from benchmarks import throughput  # the paper's sizes; imports JAX but runs nothing on it
+  epoch, samples = make_epoch(
+      n_samples=128 * _BATCHES.value, in_dim=throughput.IN_DIM,
+      step_features=throughput.STEP_FEATURES, hidden=throughput.HIDDEN, layers=throughput.LAYERS,
+      batch_size=128)
+  epoch()  # warm-up
+  times = []
+  for _ in range(_REPEATS.value):
+    t = time.perf_counter()
+    epoch()
+    times.append(time.perf_counter() - t)
+  print(json.dumps({"samples_per_s": samples / statistics.median(times), "fixed_malloc": fixed}))
+
+
+if __name__ == "__main__":
+  app.run(main)

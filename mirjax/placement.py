@@ -11,8 +11,10 @@ device runs its block of replicas either vmapped (what fills a GPU or TPU) or in
 Why the loop: XLA CPU lowers vmapped recurrent matmuls to batched dots that run well below
 plain-GEMM speed. Why one single-threaded XLA device per core (`configure_cpu`): one model's small
 128x128x512 GEMMs hardly get faster with a second thread, but independent work on different cores
-does. Why split minibatches rather than pad: 5 folds on 2 cores padded to 6 would idle a core for a
-sixth of the run, and time-slicing 5 devices on 2 cores cost ~20 % (both measured, benchmarks/).
+does. Why split minibatches rather than pad: 5 folds on 2 cores padded to 6 idle a core for a sixth
+of the run, and 5 devices time-sliced on 2 cores thrash each other's caches (measured with
+benchmarks/throughput.py: split 9,661 samples/s, padded 8,538 in the same run; 5 devices 8,754 in a
+`--cpu_devices=5` run).
 
 Padding remains for layouts that cannot avoid it (a stage whose minibatches are never split, such as
 the BatchNorm autoencoder and scoring, or a batch size the devices do not divide): the replica axis

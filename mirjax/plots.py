@@ -112,7 +112,7 @@ def replica_scaling(path: str, n_replicas: list[int], samples_per_s: list[float]
   fig, ax = plt.subplots(figsize=(5, 3.5))
   ax.plot(n_replicas, samples_per_s, "o-", label="mirjax (default placement)")
   if reference:
-    ax.axhline(reference, color="C3", ls="--", label="PyTorch, one model")
+    ax.axhline(reference, color="C3", ls="--", label="PyTorch nn.LSTM, one model")
   ax.set_xscale("log")
   ax.set_xlabel("replicas (batch 128 each)")
   ax.set_ylabel("training samples/s")
