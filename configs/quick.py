@@ -1,4 +1,4 @@
-"""The paper's pipeline shrunk to finish in a few minutes on 2 CPU cores.
+"""The paper's pipeline shrunk to finish in about a minute on 2 CPU cores.
 
 Same data, folds, models and losses as configs/paper.py; fewer epochs and a narrower LSTM.
 Launch:
