@@ -4,6 +4,7 @@ Thin by design: parses flags and hands the locked config to `mirjax.experiment.r
 Any config field can be overridden, e.g. `--config.data.negatives.threshold=3.15`.
 """
 
+import ast
 import os
 
 from absl import app, flags, logging
@@ -23,9 +24,20 @@ _MIRNA = flags.DEFINE_string("mirna", "", "query/predict: list the top genes of 
 _GENE = flags.DEFINE_string("gene", "", "query/predict: list the top miRNAs of this gene "
                             "(with --mirna: score that one pair).")
 _TOP = flags.DEFINE_integer("top", 20, "query/predict: how many rows to list.", lower_bound=1)
-_INCLUDE_KNOWN = flags.DEFINE_bool("include_known", False,
-                                   "query: rank all pairs, not only those with no miRTarBase record.")
+_INCLUDE_KNOWN = flags.DEFINE_bool(
+    "include_known", False, "query/predict: rank all pairs, not only those with no miRTarBase "
+    "record (alone: the top pairs overall).")
 flags.mark_flags_as_required(["config", "workdir"])
+
+
+def _unquoted(text: str) -> str:
+  """ml_collections nests its message in quoted reprs ("'\\'field\\'\\nDid you mean...'")."""
+  while len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":
+    try:
+      text = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+      break
+  return text
 
 
 def parse_flags(argv):
@@ -33,10 +45,12 @@ def parse_flags(argv):
   try:
     return flags.FLAGS(argv)
   except (AttributeError, KeyError) as e:
-    field = str(e).strip("\"'")
+    lines = [line.strip() for line in _unquoted(str(e.args[0] if e.args else e)).splitlines()]
+    field = "; ".join([lines[0] if lines[0][:1] in "'\"" else repr(lines[0])] + lines[1:])
     overrides = [a for a in argv[1:] if a.startswith("--config.")]
-    raise SystemExit(f"error: the config has no field {field!r} (overrides given: {overrides}). "
-                     "All fields and their defaults are in mirjax/config.py.") from None
+    raise SystemExit(f"error: the config has no field {field} (overrides given: "
+                     f"{' '.join(overrides)}). All fields and their defaults are in "
+                     "mirjax/config.py.") from None
   except flags.Error as e:
     raise SystemExit(f"error: {e}\nPass --helpfull to list the flags.") from None
 
@@ -48,16 +62,29 @@ class _ProgressOnly(logging.logging.Filter):
     return record.levelno >= logging.logging.WARNING or f"{os.sep}mirjax{os.sep}" in record.pathname
 
 
+def loaded_config():
+  """The --config, loaded; a file that is missing or fails to load is one line, not a traceback."""
+  try:
+    config = _CONFIG.value
+    config.keys()  # ml_collections loads the file lazily: a failed load raises here
+    return config
+  except OSError as e:
+    cause = e.__cause__ or e
+    detail = [line.strip() for line in str(cause).splitlines() if line.strip()][-1]
+    raise SystemExit(f"error: --config={config_flags.get_config_filename(flags.FLAGS['config'])} "
+                     f"cannot be loaded: {detail}") from None
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   logging.get_absl_handler().python_handler.addFilter(_ProgressOnly())
+  config = loaded_config()
   try:
     query = ranking.Query(mirna=_MIRNA.value, gene=_GENE.value, top=_TOP.value,
                           include_known=_INCLUDE_KNOWN.value)
-    experiment.run(_CONFIG.value, _WORKDIR.value, _MODE.value, query)
-  except MirjaxError as e:  # a user-facing problem: say it plainly, no traceback
-    logging.error("%s", e)
+    experiment.run(config, _WORKDIR.value, _MODE.value, query)
+  except MirjaxError as e:  # a user-facing problem: say it once, plainly, no traceback
     raise SystemExit(f"error: {e}") from None
 
 

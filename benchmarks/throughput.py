@@ -32,7 +32,8 @@ import numpy as np
 import optax
 from absl import app, flags, logging
 
-from mirjax import atomic, models, pipeline, placement, plots, provenance, replicas
+from mirjax import atomic, models, placement, plots, provenance
+from mirjax.train import loop, stages
 
 _OUT = flags.DEFINE_string("out", "benchmarks/results", "Output directory.")
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny sizes and few repeats: a smoke run.")
@@ -78,44 +79,43 @@ def interleaved_medians(setups: dict, repeats: int) -> dict:
   return {name: statistics.median(t) for name, t in times.items()}
 
 
-def _blocking_epochs(epoch_fn, state, data, axes, place: placement.Placement):
+def _blocking_epochs(epoch_fn, state, data: loop.ReplicaData, place: placement.Placement):
   """A callable advancing `state` by one compiled epoch of all replicas per call (mirjax's real
-  training program, placed as `replicas.train` places it), blocking until it is done."""
+  training program, placed as `loop.train` places it), blocking until it is done."""
   n = jax.tree.leaves(state)[0].shape[0]
-  own, shared = replicas.split_data(data, axes)
   box = {"state": place.place(state, n)}
-  own, shared = place.place(own, n), place.place(shared, n, replicated=True)
+  data = loop.ReplicaData(place.place(data.own, n), place.place(data.shared, n, replicated=True))
   valid = place.valid(n)
-  run = replicas.compile_epoch(epoch_fn, place, box["state"], own, shared)
+  run = loop.compile_epoch(epoch_fn, place, box["state"], data)
 
   def epoch():
-    box["state"], metrics = run(box["state"], own, shared, valid)
+    box["state"], metrics = run(box["state"], data.own, data.shared, valid)
     jax.block_until_ready(metrics)
   return epoch
 
 
 def mirjax_lstm_epoch(n_replicas: int, batch: int, n_batches: int, devices: int = 0,
-                      loop: str = "auto", batch_shards: int = 0, hidden: int = HIDDEN,
+                      replica_loop: str = "auto", batch_shards: int = 0, hidden: int = HIDDEN,
                       fused_backward: bool = True, matmul_dtype: str = "float32"):
-  """A callable running one LSTM epoch of all replicas; `devices`, `loop` and `batch_shards` as
-  config.train."""
+  """A callable running one LSTM epoch of all replicas; `devices`, `replica_loop` and
+  `batch_shards` as config.train."""
   n = batch * n_batches
   clf = models.LSTMClassifier(hidden, LAYERS, STEP_FEATURES, fused_backward, matmul_dtype)
   tx = optax.adam(1e-3)
   keys = jax.random.split(jax.random.PRNGKey(0), n_replicas)
-  state = jax.vmap(lambda k: replicas.init_state(
+  state = jax.vmap(lambda k: loop.init_state(
       clf.init(k, jnp.zeros((2, IN_DIM)))["params"], {}, tx, k))(keys)
-  rng = np.random.default_rng(0)
-  data = {"x": jnp.asarray(rng.normal(size=(n, IN_DIM - 16)), jnp.float32),
-          "labels": jnp.asarray(rng.integers(0, 2, n), jnp.int32),
-          "latent": jnp.asarray(rng.normal(size=(n_replicas, n, 16)), jnp.float32),
-          "mean": jnp.zeros((n_replicas, IN_DIM)), "std": jnp.ones((n_replicas, IN_DIM)),
-          "fit_idx": jnp.tile(jnp.arange(n, dtype=jnp.int32), (n_replicas, 1)),
-          "val_idx": jnp.zeros((n_replicas, 0), jnp.int32)}
-  axes = {"x": None, "labels": None, "latent": 0, "mean": 0, "std": 0, "fit_idx": 0, "val_idx": 0}
-  epoch_fn = replicas.make_epoch_fn(pipeline.lstm_loss_fn(clf), tx, batch, n)
-  place = placement.Placement.create(n_replicas, devices, loop, batch, batch_shards)
-  return _blocking_epochs(epoch_fn, state, data, axes, place), n_replicas * n
+  draw = np.random.default_rng(0)
+  data = loop.ReplicaData(
+      own={"latent": jnp.asarray(draw.normal(size=(n_replicas, n, 16)), jnp.float32),
+           "mean": jnp.zeros((n_replicas, IN_DIM)), "std": jnp.ones((n_replicas, IN_DIM)),
+           "fit_idx": jnp.tile(jnp.arange(n, dtype=jnp.int32), (n_replicas, 1)),
+           "val_idx": jnp.zeros((n_replicas, 0), jnp.int32)},
+      shared={"x": jnp.asarray(draw.normal(size=(n, IN_DIM - 16)), jnp.float32),
+              "labels": jnp.asarray(draw.integers(0, 2, n), jnp.int32)})
+  epoch_fn = loop.make_epoch_fn(stages.classifier_loss_fn(clf), tx, batch, n)
+  place = placement.Placement.create(n_replicas, devices, replica_loop, batch, batch_shards)
+  return _blocking_epochs(epoch_fn, state, data, place), n_replicas * n
 
 
 def mirjax_ae_epoch(n_replicas: int, batch: int, n_batches: int):
@@ -126,15 +126,15 @@ def mirjax_ae_epoch(n_replicas: int, batch: int, n_batches: int):
 
   def init(k):
     v = ae.init(k, jnp.zeros((2, 256)), train=False)
-    return replicas.init_state(v["params"], v["batch_stats"], tx, k)
+    return loop.init_state(v["params"], v["batch_stats"], tx, k)
   state = jax.vmap(init)(keys)
-  data = {"x": jnp.asarray(np.random.default_rng(0).normal(size=(n, 256)), jnp.float32),
-          "fit_idx": jnp.tile(jnp.arange(n, dtype=jnp.int32), (n_replicas, 1)),
-          "val_idx": jnp.zeros((n_replicas, 0), jnp.int32)}
-  epoch_fn = replicas.make_epoch_fn(pipeline.ae_loss_fn(ae), tx, batch, n)
-  axes = {"x": None, "fit_idx": 0, "val_idx": 0}
+  data = loop.ReplicaData(
+      own={"fit_idx": jnp.tile(jnp.arange(n, dtype=jnp.int32), (n_replicas, 1)),
+           "val_idx": jnp.zeros((n_replicas, 0), jnp.int32)},
+      shared={"x": jnp.asarray(np.random.default_rng(0).normal(size=(n, 256)), jnp.float32)})
+  epoch_fn = loop.make_epoch_fn(stages.ae_loss_fn(ae), tx, batch, n)
   place = placement.Placement.create(n_replicas)
-  return _blocking_epochs(epoch_fn, state, data, axes, place), n_replicas * n
+  return _blocking_epochs(epoch_fn, state, data, place), n_replicas * n
 
 
 def gemm_call(m: int, k: int, n: int, reps: int):
@@ -230,7 +230,7 @@ def main(argv):
       f"mirjax, 5 folds, default placement ({default.describe(folds)})": mirjax_lstm_epoch(
           folds, 128, n_batches),
       "mirjax, 5 folds, default placement, vmapped per device": mirjax_lstm_epoch(
-          folds, 128, n_batches, loop="vmap"),
+          folds, 128, n_batches, replica_loop="vmap"),
       f"mirjax, 5 folds, minibatches not split ({unsplit.describe(folds)})": mirjax_lstm_epoch(
           folds, 128, n_batches, batch_shards=1),
       "mirjax, 5 folds vmapped on one device": mirjax_lstm_epoch(folds, 128, n_batches, 1, "vmap"),

@@ -27,13 +27,13 @@ def get_config():
       "full:",
       "no_ae: ae.enabled=False",
       "random_negatives: data.negatives.strategy=random",
-      "distance_only: lstm.architecture=distance",
-      "logistic: lstm.architecture=logistic",
-      "mlp: lstm.architecture=mlp",
+      "distance_only: classifier.model=distance",
+      "logistic: classifier.model=logistic",
+      "mlp: classifier.model=mlp",
       "cold_mirna: data.split=mirna",
       "cold_gene: data.split=gene",
-      "distance_only_cold_mirna: lstm.architecture=distance; data.split=mirna",
-      "distance_only_cold_gene: lstm.architecture=distance; data.split=gene",
+      "distance_only_cold_mirna: classifier.model=distance; data.split=mirna",
+      "distance_only_cold_gene: classifier.model=distance; data.split=gene",
   )
   config.sweep.seeds = (0, 1)
   return config

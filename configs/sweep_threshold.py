@@ -11,8 +11,8 @@ next to it. Output: sweep.csv, sweep_threshold.png, REPORT.md.
 
 Training budget: that of configs/quick.py (AE 20 epochs, LSTM 3×64 for 10 epochs), which on this
 data scores at least as well as the paper's 200 epochs (that overfit; see README). For the paper's
-budget add `--config.ae.epochs=200 --config.lstm.epochs=200 --config.lstm.hidden=128
---config.lstm.val_fraction=0` (about 20 CPU-hours on 2 cores; minutes on a GPU).
+budget add `--config.ae.epochs=200 --config.classifier.epochs=200 --config.lstm.hidden=128
+--config.classifier.val_fraction=0` (about 20 CPU-hours on 2 cores; minutes on a GPU).
 """
 
 from mirjax.config import default_config, quick_budget

@@ -21,8 +21,8 @@ def get_config():
   config.ae.batch_size = 32
   config.lstm.hidden = 16
   config.lstm.step_features = 8
-  config.lstm.epochs = 4
-  config.lstm.batch_size = 32
-  config.lstm.val_fraction = 0.1
+  config.classifier.epochs = 4
+  config.classifier.batch_size = 32
+  config.classifier.val_fraction = 0.1
   config.train.checkpoint_every = 2
   return config

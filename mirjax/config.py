@@ -5,6 +5,7 @@ differs. Configs are locked after loading, so a misspelt `--config.x.y=` overrid
 """
 
 import copy
+import os
 
 import ml_collections
 from ml_collections import config_dict
@@ -15,7 +16,7 @@ from mirjax.data import negatives
 from mirjax.errors import ConfigError
 
 DATA_SOURCES = ("sglstm_core", "synthetic")
-ARCHITECTURES = ("lstm", "mlp", "logistic", "distance")
+CLASSIFIERS = ("lstm", "mlp", "logistic", "distance")
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -60,25 +61,31 @@ def default_config() -> ml_collections.ConfigDict:
   c.ae.learning_rate = 1e-3
   c.ae.val_fraction = 0.2  # the paper's 8:2 split, of each fold's training pairs
 
-  # Stage 2, the classifier. 'lstm' is the paper's; 'mlp' and 'logistic' are baselines trained the
-  # same way on the same inputs; 'distance' trains nothing and scores a pair by -dissimilarity.
+  # Stage 2, the classifier: which model family scores a pair, and how it is trained. 'lstm' is
+  # the paper's; 'mlp' and 'logistic' are baselines trained the same way on the same inputs;
+  # 'distance' trains nothing and scores a pair by -dissimilarity. Each family's architecture has
+  # its own section below.
+  c.classifier = ml_collections.ConfigDict()
+  c.classifier.model = "lstm"
+  c.classifier.epochs = 200
+  c.classifier.batch_size = 128
+  c.classifier.learning_rate = 1e-3
+  # Held out of each fold's training pairs for the validation curve only (the last epoch is used;
+  # nothing is selected on it). 0 trains on every training pair, as the paper does.
+  c.classifier.val_fraction = 0.0
+  c.classifier.standardize = False  # z-score inputs with statistics of the training fold only
+
   c.lstm = ml_collections.ConfigDict()
-  c.lstm.architecture = "lstm"
-  c.lstm.mlp_hidden = (256, 128)  # widths of the 'mlp' baseline
   c.lstm.hidden = 128  # as SG-LSTM
   c.lstm.layers = 3
   c.lstm.step_features = 16  # 272 inputs read as 17 steps x 16
-  c.lstm.epochs = 200
-  c.lstm.batch_size = 128
-  c.lstm.learning_rate = 1e-3
-  # Held out of each fold's training pairs for the validation curve only (the last epoch is used;
-  # nothing is selected on it). 0 trains on every training pair, as the paper does.
-  c.lstm.val_fraction = 0.0
-  c.lstm.standardize = False  # z-score inputs with statistics of the training fold only
   # Speed knobs (same model): the hand-written backward pass of the recurrence, and the matmul
   # input type ('bfloat16' uses bf16 GEMMs with float32 accumulation; see BUILD.md).
   c.lstm.fused_backward = True
   c.lstm.matmul_dtype = "float32"
+
+  c.mlp = ml_collections.ConfigDict()
+  c.mlp.hidden = (256, 128)  # widths of the 'mlp' baseline ('logistic' has none)
 
   c.train = ml_collections.ConfigDict()
   # Where the replicas (folds) run; see mirjax/placement.py. None of these changes the numbers
@@ -103,7 +110,7 @@ def default_config() -> ml_collections.ConfigDict:
 
   c.predict = ml_collections.ConfigDict()
   c.predict.chunk = 4096  # grid pairs scored per compiled call
-  # Also fit one model on all labelled pairs (stages final_ae, final_lstm) and add its score as the
+  # Also fit one model on all labelled pairs (stages final_ae, final_classifier) and add its score as the
   # column `final_score`. Ranks stay on the fold ensemble, which has a CV estimate behind it.
   c.predict.final_model = False
   return c
@@ -137,11 +144,11 @@ def override(config: ml_collections.ConfigDict, settings: dict,
 
 def quick_budget(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """configs/quick.py's training budget (minutes on 2 CPU cores), also used by the sweep configs:
-  AE 20 epochs, LSTM 3x64 for 10 epochs, a 10 % validation curve, checkpoints every 5 epochs."""
+  AE 20 epochs, classifier (LSTM 3x64) 10 epochs, a 10 % validation curve, checkpoints every 5."""
   config.ae.epochs = 20
-  config.lstm.epochs = 10
+  config.classifier.epochs = 10
   config.lstm.hidden = 64
-  config.lstm.val_fraction = 0.1
+  config.classifier.val_fraction = 0.1
   config.train.checkpoint_every = 5
   return config
 
@@ -192,9 +199,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
            d.negatives.strategy, f"choose one of {negatives.STRATEGIES}.")
   _require(d.folds >= 2, "data.folds", d.folds, "cross-validation needs at least 2 folds.")
   _require(d.dim >= 1, "data.dim", d.dim, "must be positive.")
+  _require(not d.dir or os.path.isdir(os.path.expanduser(d.dir)), "data.dir", d.dir,
+           "is not a directory; name a directory holding the input files, or leave it empty to "
+           "use $MIRJAX_DATA_DIR or the user cache.")
   _require(d.negatives.ratio > 0, "data.negatives.ratio", d.negatives.ratio, "must be > 0.")
   _require(d.negatives.band >= 0, "data.negatives.band", d.negatives.band, "must be >= 0.")
-  for stage in ("ae", "lstm"):
+  for stage in ("ae", "classifier"):
     st = config[stage]
     _require(st.epochs >= 1, f"{stage}.epochs", st.epochs, "must be at least 1.")
     _require(st.batch_size >= 1, f"{stage}.batch_size", st.batch_size, "must be at least 1.")
@@ -204,11 +214,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _require(len(config.ae.hidden) >= 1 and min(config.ae.hidden) >= 1, "ae.hidden",
            config.ae.hidden, "needs at least one positive width.")
   _require(config.ae.latent >= 1, "ae.latent", config.ae.latent, "must be at least 1.")
-  _require(config.lstm.architecture in ARCHITECTURES, "lstm.architecture",
-           config.lstm.architecture, f"choose one of {ARCHITECTURES}.")
+  _require(config.classifier.model in CLASSIFIERS, "classifier.model", config.classifier.model,
+           f"choose one of {CLASSIFIERS}.")
   _require(d.split in folds_lib.SPLITS, "data.split", d.split, f"choose one of {folds_lib.SPLITS}.")
   width = 2 * d.dim + (config.ae.latent if config.ae.enabled else 0)
-  _require(config.lstm.architecture != "lstm" or (
+  _require(config.classifier.model != "lstm" or (
       config.lstm.step_features >= 1 and width % config.lstm.step_features == 0),
            "lstm.step_features", config.lstm.step_features,
            f"must divide the classifier input width 2*data.dim + ae.latent = {width} "
@@ -221,9 +231,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
            config.train.replica_loop, f"choose one of {placement.LOOPS}.")
   for name in ("devices", "cpu_devices", "batch_shards"):
     _require(config.train[name] >= 0, f"train.{name}", config.train[name], "must be >= 0 (0: auto).")
-  _require(config.train.batch_shards <= 1 or config.lstm.batch_size % config.train.batch_shards == 0,
+  _require(config.train.batch_shards <= 1
+           or config.classifier.batch_size % config.train.batch_shards == 0,
            "train.batch_shards", config.train.batch_shards,
-           f"must divide lstm.batch_size ({config.lstm.batch_size}); use 0 (auto) or 1.")
+           f"must divide classifier.batch_size ({config.classifier.batch_size}); use 0 (auto) or 1.")
   _require(config.train.checkpoint_every >= 1, "train.checkpoint_every",
            config.train.checkpoint_every, "must be at least 1.")
   _require(config.train.keep_checkpoints >= 1, "train.keep_checkpoints",

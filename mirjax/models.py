@@ -204,3 +204,27 @@ class LSTMClassifier(nn.Module):
     for i in range(self.layers):
       xs = LSTMLayer(self.hidden, self.fused_backward, self.matmul_dtype, name=f"lstm_{i}")(xs)
     return nn.Dense(2, name="head")(xs[-1])
+
+
+# ----------------------------------------------------------------------------- from a config
+
+def autoencoder(cfg, in_dim: int) -> Autoencoder:
+  """The stage-1 autoencoder of `cfg.ae` for `in_dim` pair features."""
+  return Autoencoder(hidden=tuple(cfg.ae.hidden), latent=cfg.ae.latent, out_dim=in_dim,
+                     slope=cfg.ae.leaky_slope)
+
+
+def classifier(cfg) -> nn.Module:
+  """The stage-2 model of `cfg.classifier.model`: the paper's LSTM, or a baseline on the same
+  inputs. ('distance' trains nothing and is scored without a model.)"""
+  model = cfg.classifier.model
+  if model == "lstm":
+    return LSTMClassifier(hidden=cfg.lstm.hidden, layers=cfg.lstm.layers,
+                          step_features=cfg.lstm.step_features,
+                          fused_backward=cfg.lstm.fused_backward,
+                          matmul_dtype=cfg.lstm.matmul_dtype)
+  if model == "mlp":
+    return MLPClassifier(tuple(cfg.mlp.hidden))
+  if model == "logistic":
+    return MLPClassifier(())
+  raise ValueError(f"config.classifier.model={model!r} has no trained model.")

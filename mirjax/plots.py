@@ -49,7 +49,7 @@ def roc_curves(path: str, curves: list[tuple[np.ndarray, np.ndarray, float]]) ->
 
 def loss_curves(path: str, rows: list[dict]) -> None:
   """Train and validation loss per epoch for each stage (mean over replicas, band = min..max)."""
-  stages = sorted({r["stage"] for r in rows}, key=["ae", "lstm"].index)
+  stages = sorted({r["stage"] for r in rows}, key=["ae", "classifier"].index)
   fig, axes = plt.subplots(1, len(stages), figsize=(5 * len(stages), 3.6), squeeze=False)
   for ax, stage in zip(axes[0], stages):
     for key, colour in (("train_loss", "C0"), ("val_loss", "C1")):
@@ -64,7 +64,7 @@ def loss_curves(path: str, rows: list[dict]) -> None:
         grid[index[e], r] = v
       ax.plot(epochs, np.nanmean(grid, 1), color=colour, label=key.replace("_", " "))
       ax.fill_between(epochs, np.nanmin(grid, 1), np.nanmax(grid, 1), color=colour, alpha=0.2)
-    ax.set_title({"ae": "autoencoder (MSE)", "lstm": "LSTM (cross-entropy)"}.get(stage, stage))
+    ax.set_title({"ae": "autoencoder (MSE)", "classifier": "classifier (cross-entropy)"}.get(stage, stage))
     ax.set_xlabel("epoch")
     ax.set_yscale("log")
     ax.legend(fontsize=8)

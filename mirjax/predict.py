@@ -1,73 +1,48 @@
-"""Scores every miRNA–gene pair of the grid with a finished run's fold models.
+"""--mode=predict: scores every miRNA–gene pair of the grid with a finished run's fold models.
 
-The fold models are restored from the workdir's orbax checkpoints, never retrained, and score the
-grid together on the replica axis: the ensemble score is their mean probability, `score_std` their
+The fold models are restored read-only (`inference.restore`), never retrained, and score the grid
+together on the replica axis: the ensemble score is their mean probability, `score_std` their
 spread. Outputs go to `W/predictions/`.
 """
 
 import os
 
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from absl import logging
 
-from mirjax import atomic, pipeline, plots
+from mirjax import atomic, inference, plots
 from mirjax.data import dataset as dataset_lib
 from mirjax.data import folds as folds_lib
 from mirjax.errors import MirjaxError
-from mirjax.metrics_log import MetricsLog
-from mirjax.placement import Placement
+from mirjax.replicas import FINAL_PREFIX, Replicas
+from mirjax.train import stages
+from mirjax.train.metrics_log import MetricsLog
 
 PREDICTIONS_DIR = "predictions"
 GRID_FILE = "all_pairs.csv"
 
 
-def load_fold_models(config, ds: dataset_lib.Dataset, workdir: str) -> pipeline.TrainedReplicas:
+def load_fold_models(config, ds: dataset_lib.Dataset, workdir: str) -> inference.TrainedReplicas:
   """The K fold models of a finished `train` run in `workdir` (raises if there are none)."""
-  return pipeline.train_replicas(
+  return inference.restore(config, ds.pair_features(),
+                           Replicas.of_run(config, folds_lib.train_indices(ds.folds)),
+                           os.path.join(workdir, "checkpoints"))
+
+
+def fit_final_model(config, ds: dataset_lib.Dataset, workdir: str) -> inference.TrainedReplicas:
+  """One AE + classifier on all labelled pairs (trained once, then restored from its checkpoints)."""
+  return stages.train_replicas(
       config, ds.pair_features(), ds.labels,
-      pipeline.Replicas.of_run(config, folds_lib.train_indices(ds.folds)),
+      Replicas.of_run(config, np.arange(ds.labels.size, dtype=np.int32)[None]),
       checkpoint_root=os.path.join(workdir, "checkpoints"),
-      metrics_log=MetricsLog(os.path.join(workdir, "metrics.jsonl")), require_finished=True)
+      metrics_log=MetricsLog(os.path.join(workdir, "metrics.jsonl")), stage_prefix=FINAL_PREFIX)
 
 
-def fit_final_model(config, ds: dataset_lib.Dataset, workdir: str) -> pipeline.TrainedReplicas:
-  """One AE + LSTM on all labelled pairs (trained once, then restored from its checkpoints)."""
-  return pipeline.train_replicas(
-      config, ds.pair_features(), ds.labels,
-      pipeline.Replicas.of_run(config, np.arange(ds.labels.size, dtype=np.int32)[None]),
-      checkpoint_root=os.path.join(workdir, "checkpoints"),
-      metrics_log=MetricsLog(os.path.join(workdir, "metrics.jsonl")),
-      stage_prefix=pipeline.FINAL_PREFIX)
-
-
-def probability(log_odds: np.ndarray) -> np.ndarray:
-  """P(association) from log-odds, in float64 (saturates at 1 only beyond log-odds ~37)."""
-  return 1.0 / (1.0 + np.exp(-np.asarray(log_odds, np.float64)))
-
-
-def pair_log_odds(models: pipeline.TrainedReplicas, ds: dataset_lib.Dataset, pairs: np.ndarray,
-                  chunk: int, train_cfg) -> np.ndarray:
-  """[n_replicas, n_pairs] log-odds of association of (miRNA, gene) index pairs, `chunk` at a time.
-
-  Every chunk has the same shape (the last is padded), so the scorer compiles once; the replicas
-  are spread over the devices as in training (`train_cfg`); chunks are dispatched without waiting,
-  and the host reads the results once at the end.
-  """
-  place = Placement.from_config(train_cfg, models.n_replicas)
-  score = models.scorer(place)
-  chunk = min(chunk, len(pairs))
-  n_chunks = -(-len(pairs) // chunk)
-  padded = np.zeros((n_chunks * chunk, 2), np.int32)
-  padded[: len(pairs)] = pairs
-  m, g = jnp.asarray(ds.mirna_vectors), jnp.asarray(ds.gene_vectors)
-  outs = []
-  for c in range(n_chunks):
-    p = jnp.asarray(padded[c * chunk:(c + 1) * chunk])
-    outs.append(score(jnp.concatenate([m[p[:, 0]], g[p[:, 1]]], axis=1)))
-  return np.concatenate([place.to_host(o, models.n_replicas) for o in outs],
-                        axis=1)[:, : len(pairs)]
+def pair_log_odds(trained: inference.TrainedReplicas, ds: dataset_lib.Dataset, pairs: np.ndarray,
+                  config) -> np.ndarray:
+  return inference.pair_log_odds(trained, ds.mirna_vectors, ds.gene_vectors, pairs,
+                                 config.predict.chunk, config.train)
 
 
 def grid_table(ds: dataset_lib.Dataset, log_odds: np.ndarray, scores: np.ndarray,
@@ -102,12 +77,12 @@ def predict_grid(config, ds: dataset_lib.Dataset, workdir: str) -> pd.DataFrame:
   out = os.path.join(workdir, PREDICTIONS_DIR)
   models = load_fold_models(config, ds, workdir)
   pairs = all_grid_pairs(ds)
-  log_odds = pair_log_odds(models, ds, pairs, config.predict.chunk, config.train)
-  scores = probability(log_odds)
+  log_odds = pair_log_odds(models, ds, pairs, config)
+  scores = inference.probability(log_odds)
   extra = {}
   if config.predict.final_model:
-    extra["final_score"] = probability(pair_log_odds(fit_final_model(config, ds, workdir), ds,
-                                                     pairs, config.predict.chunk, config.train)[0])
+    final = fit_final_model(config, ds, workdir)
+    extra["final_score"] = inference.probability(pair_log_odds(final, ds, pairs, config)[0])
   table = grid_table(ds, log_odds, scores, extra)
   with atomic.atomic_path(os.path.join(out, GRID_FILE)) as tmp:
     table.to_csv(tmp, index=False, float_format="%.10g")

@@ -15,7 +15,7 @@ from mirjax.errors import MirjaxError
 @dataclasses.dataclass(frozen=True)
 class Query:
   """What --mode=query asks: a miRNA's top genes, a gene's top miRNAs, one pair, or (neither)
-  the top unknown pairs overall."""
+  the top pairs overall; lists hold unknown pairs only unless include_known."""
   mirna: str = ""
   gene: str = ""
   top: int = 20
@@ -29,7 +29,7 @@ class Query:
       return f"top {self.top} genes for {self.mirna} ({scope})"
     if self.gene:
       return f"top {self.top} miRNAs for {self.gene} ({scope})"
-    return f"top {self.top} unknown pairs overall"
+    return f"top {self.top} {scope} overall"
 
 
 def answer(grid: pd.DataFrame, query: Query) -> pd.DataFrame:
@@ -38,7 +38,7 @@ def answer(grid: pd.DataFrame, query: Query) -> pd.DataFrame:
     return top_genes_for_mirna(grid, query.mirna, query.top, query.include_known)
   if query.gene:
     return top_mirnas_for_gene(grid, query.gene, query.top, query.include_known)
-  return top_unknown(grid, query.top)
+  return _top(grid, query.top, query.include_known)
 
 
 def format_table(df: pd.DataFrame) -> str:

@@ -15,9 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mirjax import atomic, provenance
-
-PAPER = {"name": "Yoon, Hwang & Lee (JICCE 2023)", "mean_auc": 0.9548, "best_auc": 0.9609}
-SG_LSTM_FRAME_AUC = 0.94
+from mirjax.evaluation.cv_results import PAPER, SG_LSTM_FRAME
 _TEST_NAMES = {"own": "own-strategy test", "random": "random-negative test"}
 
 
@@ -142,8 +140,8 @@ def write(workdir: str, config, table: pd.DataFrame, per_replica: pd.DataFrame,
       f"training {results['training_seconds'] / 60:.1f} min (all invocations), this invocation "
       f"{results['wall_seconds'] / 60:.1f} min.",
       f"- Training budget (unless a point overrides it): AE {c.ae.epochs} epochs, classifier "
-      f"{c.lstm.epochs} epochs, LSTM {c.lstm.layers}×{c.lstm.hidden}, batch {c.lstm.batch_size}, "
-      f"Adam {c.lstm.learning_rate:g}.",
+      f"({c.classifier.model}) {c.classifier.epochs} epochs, LSTM {c.lstm.layers}×{c.lstm.hidden}, "
+      f"batch {c.classifier.batch_size}, Adam {c.classifier.learning_rate:g}.",
       "- Test sets: **own** = the fold's held-out pairs (negatives of the point's own strategy); "
       "**random** = the fold's held-out positives with as many unknown pairs drawn at random as "
       "negatives (never trained on). Mean ± sample std over folds × seeds.",
@@ -155,7 +153,7 @@ def write(workdir: str, config, table: pd.DataFrame, per_replica: pd.DataFrame,
     lines += [f"![{title}]({name})", ""]
   lines += ["## Against the published numbers", "",
             f"- {PAPER['name']}: AUC {PAPER['mean_auc']} mean, {PAPER['best_auc']} best fold.",
-            f"- SG-LSTM-FRAME: AUC {SG_LSTM_FRAME_AUC}."]
+            f"- {SG_LSTM_FRAME['name']}: AUC {SG_LSTM_FRAME['auc']}."]
   if best is not None:
     best_fold = per_replica[(per_replica.point == best["point"])
                             & (per_replica.test_set == "own")]["auc"].max()

@@ -27,19 +27,24 @@ import numpy as np
 import pandas as pd
 from absl import logging
 
-from mirjax import atomic, evaluation, pipeline, plots, report
+from mirjax import atomic, inference, plots, report
 from mirjax import config as config_lib
+from mirjax import workdir as workdir_lib
 from mirjax.data import dataset as dataset_lib
 from mirjax.data import folds as folds_lib
 from mirjax.errors import ConfigError
-from mirjax.metrics_log import MetricsLog
+from mirjax.evaluation import cv_results
+from mirjax.evaluation import metrics as evaluation
 from mirjax.placement import Placement
+from mirjax.replicas import Replicas
+from mirjax.train import stages
+from mirjax.train.metrics_log import MetricsLog
 
 TEST_SETS = ("own", "random")
 METRICS = evaluation.METRICS
 # Fields that may differ between the replicas of one program (they change data or per-replica
 # values, not shapes). Everything else in a point's config must agree within a group.
-_PER_REPLICA_FIELDS = ("seed", "data.", "ae.learning_rate", "lstm.learning_rate", "sweep.",
+_PER_REPLICA_FIELDS = ("seed", "data.", "ae.learning_rate", "classifier.learning_rate", "sweep.",
                        "train.checkpoint", "train.keep", "predict.")
 _SHARED_DATA_FIELDS = ("data.source", "data.dim", "data.dir", "data.fetch",
                        "data.verify_checksums", "data.synthetic.")
@@ -170,13 +175,13 @@ def _train_group(g: int, members: list[tuple[int, int, int]], points, data, work
   train_idx = np.stack([np.searchsorted(pool_ids, ids_of(data[i].ds.pairs[data[i].train_idx[f]]))
                         for i, _, f in members]).astype(np.int32)
   cfgs = [points[i].config for i, _, _ in members]
-  reps = pipeline.Replicas(train_idx, np.array([f for _, _, f in members]),
-                           np.array([s for _, s, _ in members]),
-                           np.array([c.ae.learning_rate for c in cfgs]),
-                           np.array([c.lstm.learning_rate for c in cfgs]))
+  reps = Replicas(train_idx, np.array([f for _, _, f in members]),
+                  np.array([s for _, s, _ in members]),
+                  np.array([c.ae.learning_rate for c in cfgs]),
+                  np.array([c.classifier.learning_rate for c in cfgs]))
   logging.info("group %d: %d replicas (%s), pool of %d pairs", g, len(reps),
                ", ".join(sorted({points[i].name for i, _, _ in members})), len(pool_ids))
-  trained = pipeline.train_replicas(
+  trained = stages.train_replicas(
       cfg, pool_x, pool_labels.astype(np.int32), reps,
       checkpoint_root=os.path.join(workdir, "checkpoints"), metrics_log=log,
       label_prefix=f"group{g}_")
@@ -187,9 +192,9 @@ def _train_group(g: int, members: list[tuple[int, int, int]], points, data, work
   for r, pr in enumerate(rows):
     x[r, :len(pr)] = ds0.features_of(pr)
   place = Placement.from_config(cfg.train, len(rows))
-  log_odds = place.to_host(trained.scorer(place, per_replica_x=True)(x), len(rows))
-  return [1.0 / (1.0 + np.exp(-log_odds[r, :len(pr)].astype(np.float64)))
-          for r, pr in enumerate(rows)]
+  scores = inference.probability(
+      place.to_host(trained.scorer(place, per_replica_x=True)(x), len(rows)))
+  return [scores[r, :len(pr)] for r, pr in enumerate(rows)]
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -201,10 +206,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   k = config.data.folds
   groups: dict[str, list] = {}
   for i, p in enumerate(points):
-    if p.config.lstm.architecture == "distance":
+    if p.config.classifier.model == "distance":
       continue
+    stages.check_batch_sizes(p.config, data[i].train_idx.shape[1])  # before anything trains
     key = _group_key(p.config, data[i].train_idx.shape[1])
     groups.setdefault(key, []).extend((i, s, f) for s in seeds for f in range(k))
+  workdir_lib.write_header(config, workdir, "train")
   log = MetricsLog(os.path.join(workdir, "metrics.jsonl"))
   records = []
   for g, members in enumerate(groups.values()):
@@ -217,7 +224,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                sc[start:start + len(test)], True, data[i].ds))
         start += len(test)
   for i, p in enumerate(points):
-    if p.config.lstm.architecture == "distance":
+    if p.config.classifier.model == "distance":
       for f in range(k):
         for t in TEST_SETS:
           test = data[i].tests[t][f]
@@ -264,14 +271,13 @@ def summarize(per_replica: pd.DataFrame, points: list[Point]) -> pd.DataFrame:
     sub = per_replica[per_replica["point"] == p.name]
     row = {"point": p.name, "variant": p.variant,
            **{f"setting:{k}": v for k, v in p.settings.items()},
-           "architecture": p.config.lstm.architecture, "n_replicas": 0}
+           "model": p.config.classifier.model, "n_replicas": 0}
     for t in TEST_SETS:
       s = sub[sub["test_set"] == t]
       row["n_replicas"] = len(s)
       for m in METRICS + ("distance_auc",):
-        v = s[m].to_numpy(float)
-        row[f"{t}_{m}_mean"] = float(np.mean(v)) if len(v) else np.nan
-        row[f"{t}_{m}_std"] = float(np.std(v, ddof=1)) if len(v) > 1 else np.nan
+        summary = cv_results.summarize(s[m].to_numpy(float))
+        row[f"{t}_{m}_mean"], row[f"{t}_{m}_std"] = summary["mean"], summary["std"]
     row["replicas"] = " ".join(sub[sub["test_set"] == TEST_SETS[0]]["replica"])
     rows.append(row)
   return pd.DataFrame(rows)

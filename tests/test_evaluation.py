@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mirjax import evaluation
+from mirjax.evaluation import metrics as evaluation
 
 
 def brute_force_auc(labels, scores):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import synthetic_data_config
-from mirjax import evaluation
+from mirjax.evaluation import metrics as evaluation
 from mirjax.data import dataset as dataset_lib
 from mirjax.data import folds as folds_lib
 from mirjax.errors import ConfigError

@@ -41,14 +41,15 @@ def test_bad_config_value_is_a_plain_error(tmp_path):
 
 
 def test_negative_epochs_is_a_plain_error(tmp_path):
-  p = launch("--config=configs/tiny.py", f"--workdir={tmp_path}", "--config.lstm.epochs=-1")
+  p = launch("--config=configs/tiny.py", f"--workdir={tmp_path}", "--config.classifier.epochs=-1")
   assert p.returncode != 0
-  assert "config.lstm.epochs=-1: must be at least 1" in p.stderr and "Traceback" not in p.stderr
+  assert "config.classifier.epochs=-1: must be at least 1" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_missing_data_names_the_file_and_remedies(tmp_path):
   env = {k: v for k, v in os.environ.items() if k != "MIRJAX_DATA_DIR"}
   env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+  (tmp_path / "nothing").mkdir()  # an existing directory without the inputs
   p = launch("--config=configs/quick.py", f"--workdir={tmp_path / 'w'}",
              f"--config.data.dir={tmp_path / 'nothing'}", "--config.data.fetch=False", env=env)
   assert p.returncode != 0

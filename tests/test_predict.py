@@ -9,12 +9,14 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, tiny_config
-from mirjax import evaluation, experiment, ranking
+from mirjax import experiment, ranking
+from mirjax.evaluation import metrics as evaluation
 from mirjax.data import synthetic
 from mirjax.errors import ConfigError, MirjaxError
 
 # Long enough for the tiny synthetic model to learn the planted clusters.
-LEARNS = {"ae.epochs": 10, "lstm.epochs": 60, "lstm.learning_rate": 3e-3, "lstm.standardize": True}
+LEARNS = {"ae.epochs": 10, "classifier.epochs": 60, "classifier.learning_rate": 3e-3,
+          "classifier.standardize": True}
 
 
 @pytest.fixture(scope="module")

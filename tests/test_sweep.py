@@ -14,8 +14,8 @@ from mirjax.errors import ConfigError
 def _sweep_config(**overrides):
   c = tiny_config(**overrides)
   c.sweep.variants = ("full:", "random_negatives: data.negatives.strategy=random",
-                      "distance_only: lstm.architecture=distance")
-  c.sweep.grid = ("lstm.learning_rate=0.001,0.003",)
+                      "distance_only: classifier.model=distance")
+  c.sweep.grid = ("classifier.learning_rate=0.001,0.003",)
   c.sweep.seeds = (0, 1)
   return c
 
@@ -27,8 +27,8 @@ def test_points_are_variants_times_grid():
       "random_negatives learning_rate=0.001", "random_negatives learning_rate=0.003",
       "distance_only learning_rate=0.001", "distance_only learning_rate=0.003"]
   assert points[3].config.data.negatives.strategy == "random"
-  assert points[3].config.lstm.learning_rate == 0.003
-  assert points[0].settings == {"lstm.learning_rate": 0.001}
+  assert points[3].config.classifier.learning_rate == 0.003
+  assert points[0].settings == {"classifier.learning_rate": 0.001}
 
 
 @pytest.mark.parametrize("field, text, message", [
@@ -37,7 +37,7 @@ def test_points_are_variants_times_grid():
     ("grid", ("lstm.hidden",), "is not 'field=v1,v2"),
     ("variants", ("x: lstm.hidden='wide'",), "wrong type"),
     ("variants", ("x: data.dim=8",), "changes data.dim"),
-    ("variants", ("x: lstm.architecture=transformer",), "lstm.architecture"),
+    ("variants", ("x: classifier.model=transformer",), "classifier.model"),
 ])
 def test_bad_sweep_points_name_the_problem(field, text, message):
   c = tiny_config()
@@ -63,7 +63,7 @@ def test_sweep_rows_come_from_the_replicas_they_claim(sweep_run):
     claimed = row["replicas"].split()
     own = reps[(reps.point == row["point"]) & (reps.test_set == "own")]
     assert sorted(claimed) == sorted(own["replica"])
-    trained = row["architecture"] != "distance"
+    trained = row["model"] != "distance"
     assert len(claimed) == (2 * 5 if trained else 5)
     assert len(set(zip(own["seed"], own["fold"]))) == len(claimed)
     for t in sweep.TEST_SETS:
@@ -80,7 +80,7 @@ def test_sweep_replica_equals_the_standalone_run(sweep_run, tmp_path):
   w, _ = sweep_run
   reps = pd.read_csv(os.path.join(w, "sweep_replicas.csv"))
   alone = experiment.run(tiny_config(**{"data.negatives.strategy": "random",
-                                        "lstm.learning_rate": 0.003, "seed": 1}), str(tmp_path))
+                                        "classifier.learning_rate": 0.003, "seed": 1}), str(tmp_path))
   mine = reps[(reps.point == "random_negatives learning_rate=0.003") & (reps.seed == 1)
               & (reps.test_set == "own")].sort_values("fold")
   np.testing.assert_allclose(mine["auc"], [f["auc"] for f in alone["folds"]], atol=1e-6)

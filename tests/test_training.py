@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 
 from conftest import tiny_config
-from mirjax import experiment, placement, replicas
-from mirjax.checkpoints import ReplicaCheckpoints
+from mirjax import experiment, placement
 from mirjax.errors import ConfigError
-from mirjax.metrics_log import MetricsLog
+from mirjax.train import loop
+from mirjax.train.checkpoints import ReplicaCheckpoints
+from mirjax.train.metrics_log import MetricsLog
 
 def _oof(workdir):
   return pd.read_csv(os.path.join(workdir, "oof_predictions.csv"))
@@ -93,7 +94,7 @@ def test_resume_after_kill_equals_uninterrupted(reference_run, tmp_path, monkeyp
   original = MetricsLog.append
 
   def killed_at_lstm_epoch_3(self, rows):
-    if rows[0]["stage"] == "lstm" and rows[0]["epoch"] == 3:
+    if rows[0]["stage"] == "classifier" and rows[0]["epoch"] == 3:
       raise KeyboardInterrupt("simulated kill")
     original(self, rows)
 
@@ -106,8 +107,8 @@ def test_resume_after_kill_equals_uninterrupted(reference_run, tmp_path, monkeyp
   np.testing.assert_array_equal(_oof(w)["score"], _oof(tmp_path)["score"])
   assert [f["auc"] for f in resumed["folds"]] == [f["auc"] for f in results["folds"]]
   rows = MetricsLog(str(tmp_path / "metrics.jsonl")).rows()
-  lstm_epochs = sorted({r["epoch"] for r in rows if r["stage"] == "lstm"})
-  assert lstm_epochs == [1, 2, 3, 4]  # one history, no duplicated epochs
+  clf_epochs = sorted({r["epoch"] for r in rows if r["stage"] == "classifier"})
+  assert clf_epochs == [1, 2, 3, 4]  # one history, no duplicated epochs
   assert len(rows) == 5 * (3 + 4)
 
 
@@ -123,13 +124,13 @@ def test_resume_refuses_a_different_config(reference_run, tmp_path):
 @pytest.mark.parametrize("damage", ["truncate", "remove_data"])
 def test_damaged_latest_checkpoint_falls_back(reference_run, tmp_path, damage):
   w, _ = reference_run
-  shutil.copytree(os.path.join(w, "checkpoints", "lstm"), tmp_path / "lstm")
-  ckpt = ReplicaCheckpoints(str(tmp_path / "lstm"), keep=3)
+  shutil.copytree(os.path.join(w, "checkpoints", "classifier"), tmp_path / "classifier")
+  ckpt = ReplicaCheckpoints(str(tmp_path / "classifier"), keep=3)
   try:
     assert ckpt.steps() == [2, 4]
     template, step = ckpt.restore_latest()
     assert step == 4
-    data_dir = tmp_path / "lstm" / "4" / "default"
+    data_dir = tmp_path / "classifier" / "4" / "default"
     if damage == "remove_data":  # as if the disk lost the array files
       shutil.rmtree(data_dir / "ocdbt.process_0")
     else:  # every file of the step cut to a few bytes
@@ -145,27 +146,28 @@ def test_damaged_latest_checkpoint_falls_back(reference_run, tmp_path, damage):
 
 
 def _toy_run(tmp_path, poison, place, epochs=3):
-  """A 3-replica least-squares problem through replicas.train; replica r fits target r."""
+  """A 3-replica least-squares problem through loop.train; replica r fits target r."""
   def loss_fn(params, model_state, data, idx, train):
     loss = jnp.mean((params["w"] - data["target"]) ** 2) * data["poison"]
     return loss, model_state
 
   tx = optax.adam(0.1)
-  epoch_fn = replicas.make_epoch_fn(loss_fn, tx, batch_size=2, n_fit=4)
-  state = jax.vmap(lambda k: replicas.init_state({"w": jnp.zeros(3)}, {}, tx, k))(
+  epoch_fn = loop.make_epoch_fn(loss_fn, tx, batch_size=2, n_fit=4)
+  state = jax.vmap(lambda k: loop.init_state({"w": jnp.zeros(3)}, {}, tx, k))(
       jax.random.split(jax.random.PRNGKey(0), 3))
-  data = {"fit_idx": jnp.tile(jnp.arange(4), (3, 1)), "val_idx": jnp.zeros((3, 0), jnp.int32),
-          "target": jnp.arange(3.0)[:, None] * jnp.ones(3), "poison": jnp.asarray(poison)}
-  axes = {"fit_idx": 0, "val_idx": 0, "target": 0, "poison": 0}
+  data = loop.ReplicaData(
+      own={"fit_idx": jnp.tile(jnp.arange(4), (3, 1)), "val_idx": jnp.zeros((3, 0), jnp.int32),
+           "target": jnp.arange(3.0)[:, None] * jnp.ones(3), "poison": jnp.asarray(poison)},
+      shared={})
   log = MetricsLog(str(tmp_path / "m.jsonl"))
-  state = replicas.train("toy", epoch_fn, state, data, axes, epochs=epochs, samples_per_epoch=4,
-                         placement=place, checkpoint_dir=str(tmp_path / "ckpt"),
-                         checkpoint_every=1, keep_checkpoints=2, metrics_log=log)
+  stage = loop.Stage("toy", epochs=epochs, batch_size=2, n_fit=4,
+                     checkpoint_dir=str(tmp_path / "ckpt"), checkpoint_every=1, keep_checkpoints=2)
+  state = loop.train(stage, epoch_fn, state, data, placement=place, metrics_log=log)
   return state, log.rows()
 
 
 def test_nan_loss_fails_fast_naming_the_replica(tmp_path):
-  with pytest.raises(replicas.NonFiniteLossError, match=r"epoch 1 in replica\(s\) \[1\]"):
+  with pytest.raises(loop.NonFiniteLossError, match=r"epoch 1 in replica\(s\) \[1\]"):
     _toy_run(tmp_path, [1.0, np.nan, 1.0], placement.Placement.create(3))
   assert not os.path.exists(tmp_path / "ckpt" / "1")  # nothing saved from the bad epoch
 
@@ -201,18 +203,16 @@ def _regression_epochs(place, epochs=3):
     return jnp.mean((data["x"][idx] @ params["w"] - data["y"][idx]) ** 2), model_state
 
   tx = optax.adam(0.05)
-  epoch_fn = replicas.make_epoch_fn(loss_fn, tx, batch_size=8, n_fit=32)
-  state = jax.vmap(lambda k: replicas.init_state({"w": jnp.zeros(4)}, {}, tx, k))(
+  epoch_fn = loop.make_epoch_fn(loss_fn, tx, batch_size=8, n_fit=32)
+  state = jax.vmap(lambda k: loop.init_state({"w": jnp.zeros(4)}, {}, tx, k))(
       jax.random.split(jax.random.PRNGKey(0), 3))
-  own = {"y": x @ w_true.T, "fit_idx": np.tile(np.arange(32), (3, 1)),
+  own = {"y": (x @ w_true.T).T, "fit_idx": np.tile(np.arange(32), (3, 1)),  # y: [replica, row]
          "val_idx": np.zeros((3, 0), np.int32)}
-  own["y"] = own["y"].T  # [replica, row]
-  shared = {"x": x}
   placed = place.place(state, 3)
-  own, shared = place.place(own, 3), place.place(shared, 3, replicated=True)
-  run = replicas.compile_epoch(epoch_fn, place, placed, own, shared)
+  data = loop.ReplicaData(place.place(own, 3), place.place({"x": x}, 3, replicated=True))
+  run = loop.compile_epoch(epoch_fn, place, placed, data)
   for _ in range(epochs):
-    placed, _ = run(placed, own, shared, place.valid(3))
+    placed, _ = run(placed, data.own, data.shared, place.valid(3))
   return placed, place.unpad(placed, 3)
 
 
@@ -240,13 +240,14 @@ def test_split_minibatches_refuse_batch_statistics():
   def loss_fn(params, model_state, data, idx, train):
     return jnp.sum(params["w"]) * 0, model_state
   tx = optax.adam(0.1)
-  epoch_fn = replicas.make_epoch_fn(loss_fn, tx, batch_size=4, n_fit=4)
+  epoch_fn = loop.make_epoch_fn(loss_fn, tx, batch_size=4, n_fit=4)
   place = placement.Placement.create(1, 2, batch_size=4)
-  state = jax.vmap(lambda k: replicas.init_state({"w": jnp.zeros(2)}, {"mean": jnp.zeros(2)},
-                                                 tx, k))(jax.random.split(jax.random.PRNGKey(0), 1))
-  data = {"fit_idx": np.arange(4)[None], "val_idx": np.zeros((1, 0), np.int32)}
+  state = jax.vmap(lambda k: loop.init_state({"w": jnp.zeros(2)}, {"mean": jnp.zeros(2)},
+                                             tx, k))(jax.random.split(jax.random.PRNGKey(0), 1))
+  own = {"fit_idx": np.arange(4)[None], "val_idx": np.zeros((1, 0), np.int32)}
   with pytest.raises(ValueError, match="batch statistics"):
-    replicas.compile_epoch(epoch_fn, place, place.place(state, 1), place.place(data, 1), {})
+    loop.compile_epoch(epoch_fn, place, place.place(state, 1),
+                       loop.ReplicaData(place.place(own, 1), {}))
 
 
 def test_end_to_end_outputs(reference_run):
@@ -269,6 +270,6 @@ def test_end_to_end_outputs(reference_run):
   assert set(oof.columns) == {"fold", "mirna", "gene", "label", "score"}
   assert oof["score"].between(0, 1).all()
   rows = MetricsLog(os.path.join(w, "metrics.jsonl")).rows()
-  assert {(r["stage"], r["replica"]) for r in rows} == {(s, k) for s in ("ae", "lstm")
+  assert {(r["stage"], r["replica"]) for r in rows} == {(s, k) for s in ("ae", "classifier")
                                                         for k in range(5)}
   assert all(r["samples_per_s"] > 0 and r["val_loss"] is not None for r in rows)

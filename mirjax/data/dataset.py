@@ -9,6 +9,7 @@ import dataclasses
 import ml_collections
 import numpy as np
 
+from mirjax import rng
 from mirjax.data import folds as folds_lib
 from mirjax.data import negatives, sources, synthetic, tables
 
@@ -66,11 +67,11 @@ def load_tables(data: ml_collections.ConfigDict):
 
 
 def make_folds(split: str, labels: np.ndarray, pairs: np.ndarray, k: int,
-               rng: np.random.Generator) -> tuple[np.ndarray, int]:
+               draw: np.random.Generator) -> tuple[np.ndarray, int]:
   if split == "pairs":
-    return folds_lib.stratified_folds(labels, k, rng)
+    return folds_lib.stratified_folds(labels, k, draw)
   if split in ("mirna", "gene"):
-    return folds_lib.group_folds(pairs[:, 0 if split == "mirna" else 1], k, rng)
+    return folds_lib.group_folds(pairs[:, 0 if split == "mirna" else 1], k, draw)
   raise ValueError(f"data.split={split!r}: choose one of {folds_lib.SPLITS}.")
 
 
@@ -91,8 +92,8 @@ def random_negative_tests(ds: Dataset, split: str, seed: int) -> list[np.ndarray
     if split in ("mirna", "gene"):
       col = 0 if split == "mirna" else 1
       pool = unknown[np.isin(unknown[:, col], ds.pairs[idx, col])]
-    rng = np.random.default_rng([seed, f, 7])
-    neg = pool[rng.choice(len(pool), size=min(len(pos), len(pool)), replace=False)]
+    draw = rng.generator(seed, "random_test", f)
+    neg = pool[draw.choice(len(pool), size=min(len(pos), len(pool)), replace=False)]
     rows = np.concatenate([pos, neg])
     labels = np.r_[np.ones(len(pos)), np.zeros(len(neg))].astype(np.int32)
     out.append(np.concatenate([rows, labels[:, None]], axis=1))
@@ -104,7 +105,7 @@ def build_dataset(data: ml_collections.ConfigDict) -> Dataset:
   positive = evidence.functional
   n_pos = int(positive.sum())
   d = negatives.pair_dissimilarity(mirnas.vectors, genes.vectors, data.metric)
-  neg_rng, fold_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(data.seed).spawn(2))
+  neg_rng, fold_rng = rng.generator(data.seed, "negatives"), rng.generator(data.seed, "folds")
   neg = negatives.sample_negatives(
       d, positive, evidence.any_record, strategy=data.negatives.strategy,
       n_negatives=int(round(data.negatives.ratio * n_pos)), rng=neg_rng,

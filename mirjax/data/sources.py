@@ -132,7 +132,11 @@ def search_dirs(config_dir: str = "") -> list[tuple[str, str]]:
   if config_dir:
     dirs.append((os.path.expanduser(config_dir), "--config.data.dir"))
   if os.environ.get(ENV_VAR):
-    dirs.append((os.path.expanduser(os.environ[ENV_VAR]), f"${ENV_VAR}"))
+    env_dir = os.path.expanduser(os.environ[ENV_VAR])
+    if not os.path.isdir(env_dir):
+      raise DataError(f"${ENV_VAR}={os.environ[ENV_VAR]} is not a directory; point it at the "
+                      "directory holding the input files (e.g. ../shared/data/raw), or unset it.")
+    dirs.append((env_dir, f"${ENV_VAR}"))
   dirs.append((cache_dir(), "user cache"))
   return dirs
 

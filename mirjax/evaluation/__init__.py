@@ -1,0 +1,1 @@
+"""Evaluation: classification metrics, ranking metrics, baselines and cross-validation results."""

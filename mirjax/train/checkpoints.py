@@ -1,0 +1,79 @@
+"""Orbax checkpoints of a replica-stacked train state, surviving a damaged newest step.
+
+Orbax finalizes a step only after all its files are written (temporary directory, then rename), so
+an interrupted save never shows up as a step. A step damaged afterwards (disk error, a file removed)
+fails to restore. Training then deletes it, with one warning line, and resumes from the step before:
+the deleted step is re-saved when training reaches it again (keeping it would make that save fail,
+and every rerun with it). Read-only use (scoring a finished run) never deletes: it skips the step.
+"""
+
+import os
+import shutil
+
+import jax
+import orbax.checkpoint as ocp
+from absl import logging
+
+
+def _first_line(e: Exception, limit: int = 160) -> str:
+  """An exception as one short line: orbax/TensorStore messages run to dozens of lines."""
+  text = (str(e).strip().splitlines() or [""])[0]
+  return f"{type(e).__name__}: {text[:limit]}{'…' if len(text) > limit else ''}"
+
+
+class ReplicaCheckpoints:
+  """Saves and restores one stage's state pytree, keyed by the number of completed epochs.
+
+  read_only=True opens an existing directory without creating, cleaning or deleting anything (a
+  workdir on a read-only disk, or one whose run is scored while it is kept as a record).
+  """
+
+  def __init__(self, directory: str, keep: int = 1, read_only: bool = False):
+    self.directory = os.path.abspath(directory)
+    self.read_only = read_only
+    self._manager = ocp.CheckpointManager(
+        self.directory,
+        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=not read_only,
+                                             read_only=read_only,
+                                             enable_async_checkpointing=False))
+
+  def steps(self) -> list[int]:
+    return sorted(self._manager.all_steps())
+
+  def restore_latest(self, template=None):
+    """Returns (state, epoch) of the newest restorable step, or (template, 0) if there is none.
+
+    With a template the restored pytree must match its structure, shapes and dtypes; without one
+    it is restored as saved. Unrestorable newer steps are deleted (skipped when read-only).
+    """
+    abstract = None if template is None else jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+    for step in reversed(self.steps()):
+      try:
+        state = self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+      except Exception as e:  # orbax raises many types for damaged files; all mean "unusable"
+        self._discard(step, e)
+        continue
+      return state, step
+    return template, 0
+
+  def _discard(self, step: int, error: Exception) -> None:
+    path = os.path.join(self.directory, str(step))
+    if self.read_only:
+      logging.warning("checkpoint %s cannot be restored (%s); trying the one before.", path,
+                      _first_line(error))
+      return
+    logging.warning("checkpoint %s cannot be restored (%s); deleted it, resuming from the one "
+                    "before.", path, _first_line(error))
+    try:
+      self._manager.delete(step)
+    except Exception:  # the step may be too damaged for orbax to delete it
+      shutil.rmtree(path, ignore_errors=True)
+    self._manager.reload()
+
+  def save(self, step: int, state) -> None:
+    self._manager.save(step, args=ocp.args.StandardSave(state), force=True)
+
+  def close(self) -> None:
+    if not self.read_only:
+      self._manager.wait_until_finished()
+    self._manager.close()

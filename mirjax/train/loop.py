@@ -1,0 +1,181 @@
+"""The training loop: one epoch as a pure function, all replicas in one compiled program.
+
+A replica is one independent training run (a fold, or fold × seed × sweep point). Its state is a
+plain pytree `{'params', 'model_state', 'opt_state', 'key', 'epoch'}` with a leading replica axis. An
+epoch is a `lax.scan` over minibatches inside one compiled call, so the host only sees the device
+once per epoch: to log, check for NaN, and checkpoint.
+"""
+
+import dataclasses
+import time
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from absl import logging
+
+from mirjax.errors import MirjaxError
+from mirjax.placement import BATCH_AXIS, Placement
+from mirjax.train.checkpoints import ReplicaCheckpoints
+from mirjax.train.metrics_log import MetricsLog
+
+# loss_fn(params, model_state, data, idx, train) -> (scalar loss, new model_state)
+LossFn = Callable[[Any, Any, dict, jax.Array, bool], tuple[jax.Array, Any]]
+
+
+class NonFiniteLossError(MirjaxError, FloatingPointError):
+  """A replica's loss became NaN or infinite."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplicaData:
+  """An epoch's inputs: `own` entries carry a leading replica axis (index arrays, learning rates,
+  per-replica codes), `shared` ones are one copy for all replicas (the pair pool)."""
+  own: dict
+  shared: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+  """How one stage trains and where it keeps its record."""
+  name: str  # in log lines, metrics.jsonl rows and error messages
+  epochs: int
+  batch_size: int
+  n_fit: int  # training examples per replica (its fit rows)
+  checkpoint_dir: str
+  checkpoint_every: int  # epochs
+  keep_checkpoints: int
+
+  @property
+  def samples_per_epoch(self) -> int:
+    """Examples each replica sees per epoch (full batches only), for samples/s."""
+    return self.n_fit // self.batch_size * self.batch_size
+
+
+def init_state(params, model_state, tx: optax.GradientTransformation, key: jax.Array) -> dict:
+  return {"params": params, "model_state": model_state, "opt_state": tx.init(params),
+          "key": key, "epoch": jnp.zeros((), jnp.int32)}
+
+
+def make_epoch_fn(loss_fn: LossFn, tx: optax.GradientTransformation, batch_size: int,
+                  n_fit: int) -> Callable[[dict, dict], tuple[dict, dict]]:
+  """One replica's epoch: shuffle its `fit_idx`, scan over full batches, then score `val_idx`.
+
+  Shuffling uses `fold_in(key, epoch)`, so an epoch's batches depend only on the replica's key and
+  the epoch number: a resumed run sees exactly the batches of an uninterrupted one. The last partial
+  batch is dropped (a different one each epoch) to keep shapes static.
+
+  Runs inside `Placement.replica_program`. When the placement splits minibatches over BATCH_AXIS,
+  each device takes its contiguous slice of every minibatch and the gradients (and losses) are
+  averaged over the axis: the mean over equal slices is the minibatch mean, so the update is the
+  unsplit one up to float reassociation, and identical on every device of the axis. The validation
+  loss is computed whole on each of them.
+  """
+  n_batches = n_fit // batch_size
+
+  def epoch_fn(state, data):
+    shards = jax.lax.axis_size(BATCH_AXIS)
+    if shards > 1 and jax.tree.leaves(state["model_state"]):
+      raise ValueError("minibatches split over devices need a model without batch statistics "
+                       "(BatchNorm); use config.train.batch_shards=1.")
+    perm = jax.random.permutation(jax.random.fold_in(state["key"], state["epoch"]), data["fit_idx"])
+    batches = perm[: n_batches * batch_size].reshape(n_batches, batch_size)
+
+    def step(carry, idx):
+      params, model_state, opt_state = carry
+      if shards > 1:
+        idx = idx.reshape(shards, batch_size // shards)[jax.lax.axis_index(BATCH_AXIS)]
+      (loss, model_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+          params, model_state, data, idx, True)
+      if shards > 1:
+        loss, grads = jax.lax.pmean((loss, grads), BATCH_AXIS)
+      updates, opt_state = tx.update(grads, opt_state, params)
+      if "learning_rate" in data:  # a per-replica rate; `tx` is then the rate-1 optimizer
+        updates = jax.tree.map(lambda u: u * data["learning_rate"], updates)
+      return (optax.apply_updates(params, updates), model_state, opt_state), loss
+
+    (params, model_state, opt_state), losses = jax.lax.scan(
+        step, (state["params"], state["model_state"], state["opt_state"]), batches)
+    metrics = {"train_loss": losses.mean()}
+    if data["val_idx"].shape[-1]:
+      metrics["val_loss"] = loss_fn(params, model_state, data, data["val_idx"], False)[0]
+    new_state = {"params": params, "model_state": model_state, "opt_state": opt_state,
+                 "key": state["key"], "epoch": state["epoch"] + 1}
+    return new_state, metrics
+
+  return epoch_fn
+
+
+def compile_epoch(epoch_fn, placement: Placement, state, data: ReplicaData):
+  """Returns `run(state, own, shared, valid) -> (state, metrics)` over all replicas, compiled.
+
+  Arguments are as `Placement.place` returns them (padded and sharded over the placement's mesh;
+  `shared` replicated). The state is donated: its buffers are reused in place.
+  """
+  def one(state, own, shared):
+    return epoch_fn(state, {**own, **shared})
+  program = jax.jit(placement.replica_program(one, (True, True, False)), donate_argnums=0)
+  n = jax.tree.leaves(state)[0].shape[0]
+  return program.lower(state, data.own, data.shared, placement.valid(n)).compile()
+
+
+def train(stage: Stage, epoch_fn, state: dict, data: ReplicaData, *, placement: Placement,
+          metrics_log: MetricsLog) -> dict:
+  """Trains all replicas for `stage.epochs`, resuming from the newest checkpoint of the stage.
+
+  Raises:
+    NonFiniteLossError: as soon as any replica's training loss is NaN or infinite.
+  """
+  ckpt = ReplicaCheckpoints(stage.checkpoint_dir, stage.keep_checkpoints)
+  try:
+    state, start = ckpt.restore_latest(state)
+    metrics_log.truncate(stage.name, start)
+    if start:
+      logging.info("%s: %s checkpoint at epoch %d/%d", stage.name, "restored the finished"
+                   if start == stage.epochs else "resuming from the", start, stage.epochs)
+    if start >= stage.epochs:
+      return state
+    return _run_epochs(stage, epoch_fn, state, data, start, placement, metrics_log, ckpt)
+  finally:
+    ckpt.close()
+
+
+def _run_epochs(stage: Stage, epoch_fn, state, data: ReplicaData, start: int,
+                placement: Placement, metrics_log: MetricsLog, ckpt: ReplicaCheckpoints) -> dict:
+  n_replicas = jax.tree.leaves(state)[0].shape[0]
+  t0 = time.perf_counter()
+  state = placement.place(state, n_replicas)
+  data = ReplicaData(placement.place(data.own, n_replicas),
+                     placement.place(data.shared, n_replicas, replicated=True))
+  valid = placement.valid(n_replicas)
+  run = compile_epoch(epoch_fn, placement, state, data)
+  logging.info("%s: compiled in %.1fs (%s)", stage.name, time.perf_counter() - t0,
+               placement.describe(n_replicas))
+  t_start = time.perf_counter()
+  for epoch in range(start + 1, stage.epochs + 1):
+    t = time.perf_counter()
+    state, metrics = run(state, data.own, data.shared, valid)
+    metrics = placement.to_host(metrics, n_replicas)  # the one host synchronisation per epoch
+    dt = time.perf_counter() - t
+    train_loss = np.asarray(metrics["train_loss"])
+    if not np.isfinite(train_loss).all():
+      bad = np.flatnonzero(~np.isfinite(train_loss)).tolist()
+      raise NonFiniteLossError(
+          f"{stage.name}: training loss became non-finite at epoch {epoch} in replica(s) {bad}. "
+          "Lower the stage's learning rate or standardize the inputs; checkpoints before this "
+          "epoch are intact.")
+    throughput = stage.samples_per_epoch * n_replicas / dt
+    metrics_log.append([
+        {"stage": stage.name, "epoch": epoch, "replica": r, "train_loss": float(train_loss[r]),
+         "val_loss": float(metrics["val_loss"][r]) if "val_loss" in metrics else None,
+         "samples_per_s": throughput, "epoch_seconds": dt}
+        for r in range(n_replicas)])
+    eta = (time.perf_counter() - t_start) / (epoch - start) * (stage.epochs - epoch)
+    val = (f" val {np.mean(metrics['val_loss']):.4f}" if "val_loss" in metrics else "")
+    logging.info("%s epoch %d/%d: loss %.4f%s | %.0f samples/s | ETA %.0fs", stage.name, epoch,
+                 stage.epochs, train_loss.mean(), val, throughput, eta)
+    if epoch % stage.checkpoint_every == 0 or epoch == stage.epochs:
+      ckpt.save(epoch, placement.unpad(state, n_replicas))
+  return placement.unpad(state, n_replicas)
