@@ -16,7 +16,7 @@ from mirjax.data import negatives
 from mirjax.errors import ConfigError
 
 DATA_SOURCES = ("sglstm_core", "synthetic")
-CLASSIFIERS = ("lstm", "mlp", "logistic", "distance")
+CLASSIFIERS = ("lstm", "mlp", "logistic", "distance", "graph")
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -63,8 +63,10 @@ def default_config() -> ml_collections.ConfigDict:
 
   # Stage 2, the classifier: which model family scores a pair, and how it is trained. 'lstm' is
   # the paper's; 'mlp' and 'logistic' are baselines trained the same way on the same inputs;
-  # 'distance' trains nothing and scores a pair by -dissimilarity. Each family's architecture has
-  # its own section below.
+  # 'distance' trains nothing and scores a pair by -dissimilarity; 'graph' learns from the
+  # known-interaction graph (no autoencoder, no labelled negatives; full-grid steps, so batch_size
+  # and val_fraction do not apply; see the `graph` section). Each family's architecture has its
+  # own section below.
   c.classifier = ml_collections.ConfigDict()
   c.classifier.model = "lstm"
   c.classifier.epochs = 200
@@ -86,6 +88,29 @@ def default_config() -> ml_collections.ConfigDict:
 
   c.mlp = ml_collections.ConfigDict()
   c.mlp.hidden = (256, 128)  # widths of the 'mlp' baseline ('logistic' has none)
+
+  # The graph model (mirjax/train/graph_stage.py, models.GraphScorer): an MLP on graph features
+  # (mirjax/graph_features.py) of each step's masked training graph; optional node embeddings.
+  # classifier.epochs x steps_per_epoch full-grid steps; the best epoch on an inner validation
+  # split is kept. Defaults: the design that beat EASE on inner splits of the training folds.
+  c.graph = ml_collections.ConfigDict()
+  c.graph.ease_lambdas = (25.0, 50.0, 200.0)  # EASE features; the first is the starting point
+  c.graph.cf = True  # co-target cosine CF features
+  c.graph.cross_lambda = 50.0  # the two-sided EASE product B_m^T X B_g (0: off)
+  c.graph.rp3_beta = 0.5  # RP3beta walk feature (0: off)
+  c.graph.content = False  # SG-embedding-similarity CF features (what a new node still has)
+  c.graph.zscore = True  # each feature also standardized within its row and its column
+  c.graph.hidden = 32  # MLP width on the features (0: linear)
+  c.graph.dim = 0  # node embedding width (0: none; see README for what embeddings did)
+  c.graph.layers = 2  # LightGCN propagations of the embeddings through the input graph
+  c.graph.ids = True  # learned per-node ID embeddings (with dim > 0)
+  c.graph.project = True  # a linear projection of the SG embeddings (with dim > 0)
+  c.graph.keep = 0.9  # each mask keeps this share of the training edges in the input graph
+  c.graph.node_dropout = 0.0  # share of miRNAs / genes hidden whole from each input graph
+  c.graph.steps_per_epoch = 20
+  c.graph.steps_per_mask = 4  # optimizer steps on one mask (its features computed once)
+  c.graph.val_fraction = 0.1  # inner validation split of the training positives (model selection)
+  c.graph.weight_decay = 0.0
 
   c.train = ml_collections.ConfigDict()
   # Where the replicas (folds) run; see mirjax/placement.py. None of these changes the numbers
@@ -240,6 +265,21 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _require(config.train.keep_checkpoints >= 1, "train.keep_checkpoints",
            config.train.keep_checkpoints, "must be at least 1.")
   _require(config.predict.chunk >= 1, "predict.chunk", config.predict.chunk, "must be at least 1.")
+  _require(not (config.predict.final_model and config.classifier.model == "graph"),
+           "predict.final_model", config.predict.final_model,
+           "applies to the pair-feature models; the graph model's fold ensemble is its prediction.")
+  g = config.graph
+  _require(0 < g.keep < 1, "graph.keep", g.keep, "must be in (0, 1): the masked edges are targets.")
+  _require(0 <= g.node_dropout < 1, "graph.node_dropout", g.node_dropout, "must be in [0, 1).")
+  _require(0 < g.val_fraction < 1, "graph.val_fraction", g.val_fraction, "must be in (0, 1).")
+  _require(len(g.ease_lambdas) >= 1 and min(g.ease_lambdas) > 0, "graph.ease_lambdas",
+           g.ease_lambdas, "needs at least one positive value (its first is the starting point).")
+  for name in ("hidden", "dim", "layers"):
+    _require(g[name] >= 0, f"graph.{name}", g[name], "must be >= 0.")
+  _require(g.steps_per_mask >= 1 and g.steps_per_epoch % g.steps_per_mask == 0,
+           "graph.steps_per_mask", g.steps_per_mask, "must divide graph.steps_per_epoch.")
+  _require(g.cross_lambda >= 0 and g.rp3_beta >= 0, "graph.cross_lambda/rp3_beta",
+           (g.cross_lambda, g.rp3_beta), "must be >= 0 (0: off).")
   s = d.synthetic
   for name in ("n_mirna", "n_gene", "n_clusters"):
     _require(s[name] >= 1, f"data.synthetic.{name}", s[name], "must be >= 1.")

@@ -24,11 +24,10 @@ from mirjax import config as config_lib
 from mirjax import predict as predict_lib
 from mirjax import workdir as workdir_lib
 from mirjax.data import dataset as dataset_lib
-from mirjax.data import folds as folds_lib
 from mirjax.errors import ConfigError
-from mirjax.evaluation import cv_results
+from mirjax.evaluation import cv_results, honest
 from mirjax.replicas import Replicas
-from mirjax.train import stages
+from mirjax.train import graph_stage, stages
 from mirjax.train.metrics_log import MetricsLog
 
 MODES = ("train", "dataset", "predict", "query")
@@ -58,22 +57,36 @@ def _log_dataset(ds: dataset_lib.Dataset, seconds: float) -> None:
 
 
 def _train(config, ds: dataset_lib.Dataset, workdir: str, t0: float) -> dict:
-  reps = Replicas.of_run(config, folds_lib.train_indices(ds.folds))
-  stages.check_batch_sizes(config, reps.train_idx.shape[1])  # before config.json is written
-  workdir_lib.write_header(config, workdir, "train")
-  write_dataset_report(ds, workdir)
+  """Trains every fold, scores the whole grid with each fold's model and evaluates it."""
+  folds = honest.folds(ds, config.data.split, config.data.seed)
   log = MetricsLog(os.path.join(workdir, "metrics.jsonl"))
-  trained = stages.train_replicas(config, ds.pair_features(), ds.labels, reps,
-                                  checkpoint_root=os.path.join(workdir, "checkpoints"),
-                                  metrics_log=log)
+  checkpoints = os.path.join(workdir, "checkpoints")
+  if config.classifier.model == "graph":
+    reps = graph_stage.GraphReplicas.of_run(config, folds)
+    workdir_lib.write_header(config, workdir, "train")
+    write_dataset_report(ds, workdir)
+    params = graph_stage.train_graph_replicas(config, ds.mirna_vectors, ds.gene_vectors, reps,
+                                              checkpoint_root=checkpoints, metrics_log=log)
+    trained = inference.TrainedGraph(config, params, reps.train)
+  else:
+    reps = Replicas.of_run(config, ds.train_idx)
+    stages.check_batch_sizes(config, reps.train_idx.shape[1])  # before config.json is written
+    workdir_lib.write_header(config, workdir, "train")
+    write_dataset_report(ds, workdir)
+    trained = stages.train_replicas(config, ds.pair_features(), ds.labels, reps,
+                                    checkpoint_root=checkpoints, metrics_log=log)
   plots.loss_curves(os.path.join(workdir, "loss_curves.png"), log.rows())
-  oof_scores = inference.probability(trained.log_odds(jnp.asarray(ds.pair_features()[ds.folds])))
-  results = cv_results.evaluate_and_write(ds, oof_scores, workdir, time.time() - t0)
-  s = results["summary"]
-  logging.info("done in %.0fs: AUC %.4f ± %.4f, AUPR %.4f, F1 %.4f (distance-only AUC %.4f; "
-               "paper AUC %.4f)", results["wall_seconds"], s["auc"]["mean"], s["auc"]["std"],
-               s["aupr"]["mean"], s["f1"]["mean"],
-               results["baselines"]["distance_only"]["mean_auc"], cv_results.PAPER["mean_auc"])
+  grids = predict_lib.fold_grid_log_odds(trained, ds, config)
+  results = cv_results.evaluate_and_write(ds, folds, grids, config.data.seed, workdir,
+                                          time.time() - t0)
+  s, h = results["summary"], results["honest"]["summary"]
+  logging.info("done in %.0fs: own test AUC %.4f ± %.4f (paper %.4f; distance alone %.4f); random "
+               "test AUC %.4f, AUPR %.4f, recall@20 per miRNA %.4f (EASE %.4f, %.4f, %.4f)",
+               results["wall_seconds"], s["auc"]["mean"], s["auc"]["std"],
+               cv_results.PAPER["mean_auc"], results["baselines"]["distance_only"]["mean_auc"],
+               h["model"]["random_auc"]["mean"], h["model"]["random_aupr"]["mean"],
+               h["model"]["mirna_recall@20"]["mean"], h["ease"]["random_auc"]["mean"],
+               h["ease"]["random_aupr"]["mean"], h["ease"]["mirna_recall@20"]["mean"])
   return results
 
 
@@ -82,9 +95,8 @@ def _pair_answer(config, ds: dataset_lib.Dataset, workdir: str, query: ranking.Q
   mirna = ranking.resolve_name(query.mirna, ds.mirna_names, "miRNA")
   gene = ranking.resolve_name(query.gene, ds.gene_names, "gene")
   row = ranking.pair_row(predict_lib.read_grid(workdir), mirna, gene)
-  models = predict_lib.load_fold_models(config, ds, workdir)
   pair = np.array([[ds.mirna_names.index(mirna), ds.gene_names.index(gene)]])
-  scores = inference.probability(predict_lib.pair_log_odds(models, ds, pair, config)[:, 0])
+  scores = inference.probability(predict_lib.fold_pair_log_odds(config, ds, workdir, pair)[:, 0])
   return {"mirna": mirna, "gene": gene, "score": float(scores.mean()),
           "score_std": float(scores.std()), "fold_scores": scores.tolist(),
           "rank": int(row["rank"]), "n_pairs": len(ds.mirna_names) * len(ds.gene_names),

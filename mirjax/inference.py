@@ -151,3 +151,31 @@ def pair_log_odds(trained: TrainedReplicas, mirna_vectors: np.ndarray, gene_vect
     outs.append(score(jnp.concatenate([m[p[:, 0]], g[p[:, 1]]], axis=1)))
   return np.concatenate([place.to_host(o, trained.n_replicas) for o in outs],
                         axis=1)[:, : len(pairs)]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedGraph:
+  """The graph model's replicas: parameters [R, ...] and each replica's training graph, which is
+  its input graph at prediction time."""
+  config: ml_collections.ConfigDict
+  params: Any
+  train: np.ndarray  # bool [R, n_mirna, n_gene]
+
+  @property
+  def n_replicas(self) -> int:
+    return len(self.train)
+
+  def grid_log_odds(self, mirna_vectors: np.ndarray, gene_vectors: np.ndarray) -> np.ndarray:
+    """[R, n_mirna, n_gene] log-odds of every pair, per replica."""
+    net = models.graph_scorer(self.config, *self.train.shape[1:])
+    m, g = jnp.asarray(mirna_vectors), jnp.asarray(gene_vectors)
+    one = jax.jit(jax.vmap(lambda p, x: models.graph_log_odds(net, self.config, p, x, m, g)))
+    return np.asarray(one(self.params, jnp.asarray(self.train, jnp.float32)))
+
+
+def restore_graph(cfg: ml_collections.ConfigDict, train: np.ndarray, checkpoint_root: str,
+                  label_prefix: str = "") -> TrainedGraph:
+  """The finished graph replicas of a `train` run, read-only (their best-epoch parameters)."""
+  state = _restore_finished(os.path.join(checkpoint_root, label_prefix + replicas.GRAPH_STAGE),
+                            cfg.classifier.epochs)
+  return TrainedGraph(cfg, state["best_params"], train)

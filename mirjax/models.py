@@ -11,6 +11,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from mirjax import graph_features
+
 
 class MLPStack(nn.Module):
   """Dense → BatchNorm → LeakyReLU for each hidden width, then a linear Dense to `out`."""
@@ -228,3 +230,70 @@ def classifier(cfg) -> nn.Module:
   if model == "logistic":
     return MLPClassifier(())
   raise ValueError(f"config.classifier.model={model!r} has no trained model.")
+
+
+class GraphScorer(nn.Module):
+  """Scores every pair of the grid at once: [n_mirna, n_gene] log-odds.
+
+  score = w·f + MLP(f) + <e_mirna, e_gene>, where f are the pair's graph features
+  (mirjax/graph_features.py, computed from the input graph) and e a node's learned ID embedding plus a
+  linear projection of its SG embedding, averaged over `layers` LightGCN propagations through the
+  input graph. The linear part starts as EASE (weight 1 on the first EASE pair of features), so
+  training begins from the strongest baseline and learns what to add to it; the projection is what
+  still represents a node that has no edges (cold start).
+  """
+  n_mirna: int
+  n_gene: int
+  hidden: int  # width of the MLP on the features (0: none)
+  dim: int  # embedding width (0: no embeddings)
+  layers: int
+  ids: bool = True
+  project: bool = True
+
+  @nn.compact
+  def __call__(self, feats, adjacency, mirna_vectors, gene_vectors):
+    def starts_as_ease(key, shape, dtype=jnp.float32):
+      del key
+      return jnp.zeros(shape, dtype).at[:2].set(1.0)
+    s = nn.Dense(1, kernel_init=starts_as_ease, name="linear")(feats)[..., 0]
+    if self.hidden:
+      h = nn.relu(nn.Dense(self.hidden, name="mlp_hidden")(feats))
+      s = s + nn.Dense(1, kernel_init=nn.initializers.zeros, name="mlp_out")(h)[..., 0]
+    if self.dim:
+      small = nn.initializers.normal(0.01)
+      em = jnp.zeros((self.n_mirna, self.dim))
+      eg = jnp.zeros((self.n_gene, self.dim))
+      if self.ids:
+        em = em + self.param("mirna_ids", small, (self.n_mirna, self.dim))
+        eg = eg + self.param("gene_ids", small, (self.n_gene, self.dim))
+      if self.project:
+        em = em + nn.Dense(self.dim, use_bias=False, kernel_init=small,
+                           name="project_mirna")(mirna_vectors)
+        eg = eg + nn.Dense(self.dim, use_bias=False, kernel_init=small,
+                           name="project_gene")(gene_vectors)
+      zm, zg, sum_m, sum_g = em, eg, em, eg
+      for _ in range(self.layers):
+        zm, zg = adjacency @ zg, adjacency.T @ zm
+        sum_m, sum_g = sum_m + zm, sum_g + zg
+      s = s + (sum_m @ sum_g.T) / (self.layers + 1) ** 2
+    return s
+
+
+def graph_scorer(cfg, n_mirna: int, n_gene: int) -> GraphScorer:
+  g = cfg.graph
+  return GraphScorer(n_mirna, n_gene, g.hidden, g.dim, g.layers, g.ids, g.project)
+
+
+def graph_log_odds(net: GraphScorer, cfg, params, x, mirna_vectors, gene_vectors):
+  """[n_mirna, n_gene] log-odds of every pair given the input graph x (float 0/1)."""
+  return net.apply({"params": params}, graph_inputs(cfg, x, mirna_vectors, gene_vectors),
+                   graph_features.normalized_adjacency(x), mirna_vectors, gene_vectors)
+
+
+def graph_inputs(cfg, x, mirna_vectors, gene_vectors):
+  """The graph model's pair features of input graph x, as `cfg.graph` chooses them."""
+  g = cfg.graph
+  return graph_features.features(x, mirna_vectors, gene_vectors,
+                                 ease_lambdas=tuple(g.ease_lambdas), cf=g.cf,
+                                 cross_lambda=g.cross_lambda, rp3_beta=g.rp3_beta,
+                                 content=g.content, zscore=g.zscore)

@@ -1,5 +1,7 @@
 """PNG figures, written atomically with a non-interactive matplotlib backend."""
 
+import os
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -49,10 +51,10 @@ def roc_curves(path: str, curves: list[tuple[np.ndarray, np.ndarray, float]]) ->
 
 def loss_curves(path: str, rows: list[dict]) -> None:
   """Train and validation loss per epoch for each stage (mean over replicas, band = min..max)."""
-  stages = sorted({r["stage"] for r in rows}, key=["ae", "classifier"].index)
+  stages = sorted({r["stage"] for r in rows}, key=["ae", "classifier", "graph"].index)
   fig, axes = plt.subplots(1, len(stages), figsize=(5 * len(stages), 3.6), squeeze=False)
   for ax, stage in zip(axes[0], stages):
-    for key, colour in (("train_loss", "C0"), ("val_loss", "C1")):
+    for key, colour in (("train_loss", "C0"), ("val_loss", "C1"), ("val_auc", "C2")):
       pts = [(r["epoch"], r["replica"], r[key]) for r in rows if r["stage"] == stage
              and r.get(key) is not None]
       if not pts:
@@ -64,7 +66,8 @@ def loss_curves(path: str, rows: list[dict]) -> None:
         grid[index[e], r] = v
       ax.plot(epochs, np.nanmean(grid, 1), color=colour, label=key.replace("_", " "))
       ax.fill_between(epochs, np.nanmin(grid, 1), np.nanmax(grid, 1), color=colour, alpha=0.2)
-    ax.set_title({"ae": "autoencoder (MSE)", "classifier": "classifier (cross-entropy)"}.get(stage, stage))
+    ax.set_title({"ae": "autoencoder (MSE)", "classifier": "classifier (cross-entropy)",
+                  "graph": "graph model (logistic loss; inner validation AUC)"}.get(stage, stage))
     ax.set_xlabel("epoch")
     ax.set_yscale("log")
     ax.legend(fontsize=8)
@@ -138,8 +141,6 @@ def sweep_figures(workdir: str, table, grid_fields: list[str]) -> list[tuple[str
       for t, style in (("own", "o-"), ("random", "s--")):
         ax.errorbar(sub[col], sub[f"{t}_auc_mean"], yerr=sub[f"{t}_auc_std"], fmt=style,
                     capsize=3, label=labels[t] + tag)
-      ax.plot(sub[col], sub["own_distance_auc_mean"], ":", color="grey",
-              label="distance only, own test" + tag)
     ax.axhline(0.5, color="grey", lw=0.8)
     ax.set_xlabel(field)
     ax.set_ylabel("ROC AUC (mean ± std)")
@@ -161,3 +162,30 @@ def sweep_figures(workdir: str, table, grid_fields: list[str]) -> list[tuple[str
     _save(fig, f"{workdir}/sweep_points.png")
     out.append(("AUC of every point", "sweep_points.png"))
   return out
+
+
+def leaderboard(path: str, table) -> tuple[str, str]:
+  """Per data setting, every point and baseline: random-test AUC and per-miRNA recall@20
+  (mean ± std), trained models coloured, baselines grey. Returns (title, file name)."""
+  tags = list(dict.fromkeys(table["data"]))
+  metrics = (("random_auc", "AUC, random-negative test"), ("mirna_recall@20", "recall@20 per miRNA"))
+  height = max(3.0, 0.28 * table.groupby("data").size().max() + 1.2)
+  fig, axes = plt.subplots(len(tags), 2, figsize=(11, height * len(tags)), squeeze=False)
+  for r, tag in enumerate(tags):
+    sub = table[table["data"] == tag].sort_values("random_auc_mean")
+    y = np.arange(len(sub))
+    colours = ["0.65" if m == "baseline" else "C0" if m == "graph" else "C1" for m in sub["model"]]
+    for c, (metric, label) in enumerate(metrics):
+      ax = axes[r, c]
+      ax.barh(y, sub[f"{metric}_mean"], xerr=sub[f"{metric}_std"].fillna(0), color=colours,
+              capsize=2)
+      ax.set_yticks(y, sub["point"], fontsize=7)
+      ax.set_xlabel(label)
+      if metric.endswith("auc"):
+        ax.axvline(0.5, color="grey", lw=0.8, ls=":")
+        ax.set_xlim(0.3, 1.0)
+      ax.set_title(f"{tag or 'base data'}: {label}", fontsize=9)
+  fig.tight_layout()
+  _save(fig, path)
+  return ("Leaderboard: random-test AUC and per-miRNA recall@20 (blue: graph model, orange: other "
+          "trained models, grey: baselines)", os.path.basename(path))

@@ -13,8 +13,8 @@ from absl import logging
 
 from mirjax import atomic, inference, plots
 from mirjax.data import dataset as dataset_lib
-from mirjax.data import folds as folds_lib
 from mirjax.errors import MirjaxError
+from mirjax.evaluation import honest
 from mirjax.replicas import FINAL_PREFIX, Replicas
 from mirjax.train import stages
 from mirjax.train.metrics_log import MetricsLog
@@ -23,11 +23,31 @@ PREDICTIONS_DIR = "predictions"
 GRID_FILE = "all_pairs.csv"
 
 
-def load_fold_models(config, ds: dataset_lib.Dataset, workdir: str) -> inference.TrainedReplicas:
+def load_fold_models(config, ds: dataset_lib.Dataset, workdir: str):
   """The K fold models of a finished `train` run in `workdir` (raises if there are none)."""
-  return inference.restore(config, ds.pair_features(),
-                           Replicas.of_run(config, folds_lib.train_indices(ds.folds)),
-                           os.path.join(workdir, "checkpoints"))
+  checkpoints = os.path.join(workdir, "checkpoints")
+  if config.classifier.model == "graph":
+    folds = honest.folds(ds, config.data.split, config.data.seed)
+    return inference.restore_graph(config, np.stack([f.train_positive for f in folds]),
+                                   checkpoints)
+  return inference.restore(config, ds.pair_features(), Replicas.of_run(config, ds.train_idx),
+                           checkpoints)
+
+
+def fold_grid_log_odds(trained, ds: dataset_lib.Dataset, config) -> np.ndarray:
+  """[K, n_mirna, n_gene]: every fold model's log-odds of every grid pair."""
+  if isinstance(trained, inference.TrainedGraph):
+    return trained.grid_log_odds(ds.mirna_vectors, ds.gene_vectors)
+  return pair_log_odds(trained, ds, all_grid_pairs(ds), config).reshape(-1, *ds.status.shape)
+
+
+def fold_pair_log_odds(config, ds: dataset_lib.Dataset, workdir: str, pairs: np.ndarray):
+  """[K, n_pairs] log-odds of (miRNA, gene) index pairs by a finished run's fold models (the graph
+  model scores the whole grid at once, so it is read from there)."""
+  trained = load_fold_models(config, ds, workdir)
+  if isinstance(trained, inference.TrainedGraph):
+    return fold_grid_log_odds(trained, ds, config)[:, pairs[:, 0], pairs[:, 1]]
+  return pair_log_odds(trained, ds, pairs, config)
 
 
 def fit_final_model(config, ds: dataset_lib.Dataset, workdir: str) -> inference.TrainedReplicas:
@@ -77,7 +97,7 @@ def predict_grid(config, ds: dataset_lib.Dataset, workdir: str) -> pd.DataFrame:
   out = os.path.join(workdir, PREDICTIONS_DIR)
   models = load_fold_models(config, ds, workdir)
   pairs = all_grid_pairs(ds)
-  log_odds = pair_log_odds(models, ds, pairs, config)
+  log_odds = fold_grid_log_odds(models, ds, config).reshape(models.n_replicas, -1)
   scores = inference.probability(log_odds)
   extra = {}
   if config.predict.final_model:

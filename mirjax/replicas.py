@@ -15,7 +15,7 @@ import numpy as np
 from mirjax import rng
 
 # Stage names: checkpoint directories, metrics.jsonl rows and random streams (mirjax/rng.py).
-AE_STAGE, CLASSIFIER_STAGE = "ae", "classifier"
+AE_STAGE, CLASSIFIER_STAGE, GRAPH_STAGE = "ae", "classifier", "graph"
 FINAL_PREFIX = "final_"  # the optional model fit on all labelled pairs: final_ae, final_classifier
 
 

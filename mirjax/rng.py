@@ -21,10 +21,12 @@ STREAMS = {
     "negatives": (0, 0, 0, 0),
     "folds": (0, 0, 0, 1),
     "random_test": (7,),  # data, per fold: the unknown pairs of the random-negative test sets
+    "baselines": (8,),  # data, per fold: the inner split that tunes the baselines
     "ae": (1,),  # training, per fold: autoencoder init, shuffling, validation split
     "classifier": (2,),  # training, per fold: classifier init, shuffling, validation split
     "final_ae": (3,),  # training: the optional model fit on all labelled pairs
     "final_classifier": (4,),
+    "graph": (5,),  # training, per fold: graph model init, edge masks, inner validation split
 }
 
 

@@ -8,11 +8,14 @@ them is data (index arrays into a pool of pair features shared by the group), le
 (per-replica data) and keys (from seed and fold). A replica is the same model that fold of a
 standalone run with the point's settings would train.
 
-Every trained replica is scored on two test sets: its own fold's test pairs (negatives of its own
-strategy) and the fold's positives with random unknown pairs as negatives (`random_negative_tests`).
-Outputs in the workdir: `sweep_replicas.csv` (one row per replica and test set), `sweep.csv` (one
-row per point: mean ± std over folds × seeds of every metric on each test set, and the replica ids
-it was computed from), plots, and REPORT.md.
+Graph-model points (classifier.model=graph) group the same way; their per-replica data are the
+fold's training graph and negative pool. Every trained replica scores the whole grid with its fold's
+model and is measured by the honest protocol (mirjax/evaluation/honest.py: its fold's own test,
+the random-negative test, full-ranking recall@k and MRR, the low-degree AUC); the baselines (EASE,
+SVD, CF, degree, distance; popularity and embedding kNN for cold start) are scored on the same folds
+of every data setting the points use, as points of their own. Outputs in the workdir:
+`sweep_replicas.csv` (one row per replica), `sweep.csv` (one row per point: mean ± std over folds ×
+seeds of every metric, and the replica ids it was computed from), plots, and REPORT.md.
 """
 
 import ast
@@ -27,21 +30,16 @@ import numpy as np
 import pandas as pd
 from absl import logging
 
-from mirjax import atomic, inference, plots, report
+from mirjax import atomic, inference, plots, predict, report
 from mirjax import config as config_lib
 from mirjax import workdir as workdir_lib
 from mirjax.data import dataset as dataset_lib
-from mirjax.data import folds as folds_lib
 from mirjax.errors import ConfigError
-from mirjax.evaluation import cv_results
-from mirjax.evaluation import metrics as evaluation
-from mirjax.placement import Placement
+from mirjax.evaluation import cv_results, honest
 from mirjax.replicas import Replicas
-from mirjax.train import stages
+from mirjax.train import graph_stage, stages
 from mirjax.train.metrics_log import MetricsLog
 
-TEST_SETS = ("own", "random")
-METRICS = evaluation.METRICS
 # Fields that may differ between the replicas of one program (they change data or per-replica
 # values, not shapes). Everything else in a point's config must agree within a group.
 _PER_REPLICA_FIELDS = ("seed", "data.", "ae.learning_rate", "classifier.learning_rate", "sweep.",
@@ -129,155 +127,151 @@ def _group_key(cfg: ml_collections.ConfigDict, n_train: int) -> str:
 
 @dataclasses.dataclass
 class _PointData:
+  key: str  # the data settings: points with the same key share dataset, folds and baselines
+  tag: str  # how its data differs from the sweep's base config, e.g. 'split=mirna' ('' if not)
   ds: dataset_lib.Dataset
-  train_idx: np.ndarray  # [k, n] into ds.pairs
-  tests: dict  # test set name -> list over folds of int [n, 3] (miRNA, gene, label)
+  folds: list  # honest.Fold per fold
 
 
-def _point_data(points: list[Point]) -> list[_PointData]:
-  """Each point's dataset, folds and test sets; points with the same data settings share them."""
+def _point_data(config, points: list[Point]) -> list[_PointData]:
+  """Each point's dataset and honest folds; points with the same data settings share them."""
+  base = config_lib.flatten(config.data.to_dict())
   cache, out = {}, []
   for p in points:
     key = json.dumps(p.config.data.to_dict(), sort_keys=True, default=str)
     if key not in cache:
       ds = dataset_lib.build_dataset(p.config.data)
-      own = [np.concatenate([ds.pairs[idx], ds.labels[idx, None]], axis=1) for idx in ds.folds]
-      cache[key] = _PointData(ds, folds_lib.train_indices(ds.folds), {
-          "own": own,
-          "random": dataset_lib.random_negative_tests(ds, p.config.data.split, p.config.data.seed)})
+      flat = config_lib.flatten(p.config.data.to_dict())
+      tag = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in flat.items() if base[k] != v)
+      cache[key] = _PointData(key, tag, ds,
+                              honest.folds(ds, p.config.data.split, p.config.data.seed))
       logging.info("data for %s: %d labelled pairs, %d folds x %d test pairs", p.name,
                    ds.labels.size, *ds.folds.shape)
     out.append(cache[key])
   return out
 
 
-def _metrics(labels: np.ndarray, scores: np.ndarray, probabilities: bool) -> dict:
-  if probabilities:
-    m = evaluation.classification_metrics(labels, scores)
-    return {k: m[k] for k in METRICS}
-  # A raw score (distance) has no probability threshold: ranking metrics only.
-  return {"auc": evaluation.roc_auc(labels, scores),
-          "aupr": evaluation.average_precision(labels, scores),
-          **{k: float("nan") for k in METRICS[2:]}}
-
-
 def _train_group(g: int, members: list[tuple[int, int, int]], points, data, workdir, log):
-  """Trains one group's replicas (one program per stage) and scores their test sets."""
+  """Trains one group's replicas (one program per stage); returns their grid log-odds
+  [R, n_mirna, n_gene], replica r scoring with the model of its own fold."""
   cfg = points[members[0][0]].config
   ds0 = data[members[0][0]].ds
+  cfgs = [points[i].config for i, _, _ in members]
+  logging.info("group %d: %d replicas (%s)", g, len(members),
+               ", ".join(sorted({points[i].name for i, _, _ in members})))
+  checkpoints = os.path.join(workdir, "checkpoints")
+  if cfg.classifier.model == "graph":
+    reps = graph_stage.GraphReplicas(
+        np.stack([data[i].folds[f].train_positive for i, _, f in members]),
+        np.stack([data[i].folds[f].allowed_negative for i, _, f in members]),
+        np.array([s for _, s, _ in members]), np.array([f for _, _, f in members]),
+        np.array([c.classifier.learning_rate for c in cfgs]))
+    params = graph_stage.train_graph_replicas(cfg, ds0.mirna_vectors, ds0.gene_vectors, reps,
+                                              checkpoint_root=checkpoints, metrics_log=log,
+                                              label_prefix=f"group{g}_")
+    return inference.TrainedGraph(cfg, params, reps.train).grid_log_odds(ds0.mirna_vectors,
+                                                                         ds0.gene_vectors)
   n_gene = len(ds0.gene_names)
   ids_of = lambda pairs: pairs[:, 0].astype(np.int64) * n_gene + pairs[:, 1]
   pool_ids = np.unique(np.concatenate([ids_of(data[i].ds.pairs) for i in {m[0] for m in members}]))
   pool_pairs = np.stack(np.divmod(pool_ids, n_gene), axis=1)
-  pool_x = ds0.features_of(pool_pairs)
   pool_labels = (ds0.status[pool_pairs[:, 0], pool_pairs[:, 1]] == dataset_lib.POSITIVE)
   # Same order as the standalone run's training indices, so batches match it exactly.
-  train_idx = np.stack([np.searchsorted(pool_ids, ids_of(data[i].ds.pairs[data[i].train_idx[f]]))
+  train_idx = np.stack([np.searchsorted(pool_ids, ids_of(data[i].ds.pairs[data[i].ds.train_idx[f]]))
                         for i, _, f in members]).astype(np.int32)
-  cfgs = [points[i].config for i, _, _ in members]
   reps = Replicas(train_idx, np.array([f for _, _, f in members]),
                   np.array([s for _, s, _ in members]),
                   np.array([c.ae.learning_rate for c in cfgs]),
                   np.array([c.classifier.learning_rate for c in cfgs]))
-  logging.info("group %d: %d replicas (%s), pool of %d pairs", g, len(reps),
-               ", ".join(sorted({points[i].name for i, _, _ in members})), len(pool_ids))
-  trained = stages.train_replicas(
-      cfg, pool_x, pool_labels.astype(np.int32), reps,
-      checkpoint_root=os.path.join(workdir, "checkpoints"), metrics_log=log,
-      label_prefix=f"group{g}_")
-  # Each replica scores its own two test sets, padded to one length and spread over the devices.
-  rows = [np.concatenate([data[i].tests[t][f] for t in TEST_SETS]) for i, _, f in members]
-  width = max(len(r) for r in rows)
-  x = np.zeros((len(rows), width, pool_x.shape[1]), np.float32)
-  for r, pr in enumerate(rows):
-    x[r, :len(pr)] = ds0.features_of(pr)
-  place = Placement.from_config(cfg.train, len(rows))
-  scores = inference.probability(
-      place.to_host(trained.scorer(place, per_replica_x=True)(x), len(rows)))
-  return [scores[r, :len(pr)] for r, pr in enumerate(rows)]
+  trained = stages.train_replicas(cfg, ds0.features_of(pool_pairs), pool_labels.astype(np.int32),
+                                  reps, checkpoint_root=checkpoints, metrics_log=log,
+                                  label_prefix=f"group{g}_")
+  grid = inference.pair_log_odds(trained, ds0.mirna_vectors, ds0.gene_vectors,
+                                 predict.all_grid_pairs(ds0), cfg.predict.chunk, cfg.train)
+  return grid.reshape(len(members), *ds0.status.shape)
+
+
+def _record(point: Point, model: str, seed, fold: int, replica: str, metrics: dict) -> dict:
+  return {"point": point.name, "variant": point.variant, "model": model,
+          **{f"setting:{k}": v for k, v in point.settings.items()},
+          "seed": seed, "fold": fold, "replica": replica, **metrics}
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
-  """Trains and evaluates every point of the sweep; writes the tables, plots and REPORT.md."""
+  """Trains and evaluates every point of the sweep, beside the baselines of every data setting
+  its points use; writes the tables, plots and REPORT.md."""
   t0 = time.time()
   points = expand(config)
   seeds = seeds_of(config)
-  data = _point_data(points)
+  data = _point_data(config, points)
   k = config.data.folds
   groups: dict[str, list] = {}
   for i, p in enumerate(points):
     if p.config.classifier.model == "distance":
       continue
-    stages.check_batch_sizes(p.config, data[i].train_idx.shape[1])  # before anything trains
-    key = _group_key(p.config, data[i].train_idx.shape[1])
+    n_train = data[i].ds.train_idx.shape[1]
+    if p.config.classifier.model != "graph":
+      stages.check_batch_sizes(p.config, n_train)  # before anything trains
+    key = _group_key(p.config, n_train)
     groups.setdefault(key, []).extend((i, s, f) for s in seeds for f in range(k))
   workdir_lib.write_header(config, workdir, "train")
   log = MetricsLog(os.path.join(workdir, "metrics.jsonl"))
   records = []
   for g, members in enumerate(groups.values()):
-    scores = _train_group(g, members, points, data, workdir, log)
-    for r, ((i, s, f), sc) in enumerate(zip(members, scores)):
-      start = 0
-      for t in TEST_SETS:
-        test = data[i].tests[t][f]
-        records.append(_record(points[i], s, f, t, f"g{g}/r{r}", test,
-                               sc[start:start + len(test)], True, data[i].ds))
-        start += len(test)
+    grids = _train_group(g, members, points, data, workdir, log)
+    for r, ((i, s, f), grid) in enumerate(zip(members, grids)):
+      records.append(_record(points[i], points[i].config.classifier.model, s, f, f"g{g}/r{r}",
+                             honest.evaluate(grid, data[i].folds[f])))
   for i, p in enumerate(points):
     if p.config.classifier.model == "distance":
-      for f in range(k):
-        for t in TEST_SETS:
-          test = data[i].tests[t][f]
-          records.append(_record(p, None, f, t, f"distance/{i}/f{f}", test,
-                                 data[i].ds.distance_scores(test), False, data[i].ds))
+      records += [_record(p, "distance", None, f.index, f"distance/{i}/f{f.index}",
+                          honest.evaluate(-data[i].ds.dissimilarity, f)) for f in data[i].folds]
+  baseline_points, chosen = [], {}
+  for d in {d.key: d for d in data}.values():
+    grids, chosen[d.tag or "base"] = honest.baseline_grids(d.ds, d.folds, d.ds.report["data_seed"])
+    for name, grid in grids.items():
+      point = Point(f"{name}" + (f" [{d.tag}]" if d.tag else ""), name, {}, None)
+      baseline_points.append((point, d.tag))
+      records += [_record(point, "baseline", None, f.index, f"{name}/{d.tag}/f{f.index}",
+                          honest.evaluate(grid[f.index], f)) for f in d.folds]
   per_replica = pd.DataFrame(records).astype({"seed": "Int64"})
-  table = summarize(per_replica, points)
+  table = summarize(per_replica, points + [p for p, _ in baseline_points])
+  table["data"] = [d.tag for d in data] + [tag for _, tag in baseline_points]
   with atomic.atomic_path(os.path.join(workdir, "sweep_replicas.csv")) as tmp:
     per_replica.to_csv(tmp, index=False)
   with atomic.atomic_path(os.path.join(workdir, "sweep.csv")) as tmp:
     table.to_csv(tmp, index=False)
-  figures = plots.sweep_figures(workdir, table, [ax.partition("=")[0].strip()
-                                                 for ax in config.sweep.grid])
+  figures = plots.sweep_figures(workdir, table[table["model"] != "baseline"],
+                                [ax.partition("=")[0].strip() for ax in config.sweep.grid])
+  figures.append(plots.leaderboard(os.path.join(workdir, "leaderboard.png"), table))
   # Training time over every invocation (a resumed or restored sweep keeps its history).
   epochs = {(r["stage"], r["epoch"]): r["epoch_seconds"] for r in log.rows()}
   results = {"points": len(points), "seeds": seeds, "folds": k, "groups": len(groups),
              "replicas_trained": int(sum(len(m) for m in groups.values())),
              "wall_seconds": time.time() - t0, "training_seconds": float(sum(epochs.values())),
+             "baseline_hyperparameters": chosen,
              "datasets": {p.name: d.ds.report for p, d in zip(points, data)}}
   atomic.write_json(os.path.join(workdir, "sweep_results.json"), results)
   report.write(workdir, config, table, per_replica, figures, results)
   logging.info("sweep done in %.0fs: %d points, %d replicas in %d group(s)\n%s",
                results["wall_seconds"], len(points), results["replicas_trained"], len(groups),
-               report.markdown_table(table, compact=True))
+               report.markdown_table(table))
   return results
 
 
-def _record(point: Point, seed, fold: int, test_set: str, replica: str, test: np.ndarray,
-            scores: np.ndarray, probabilities: bool, ds: dataset_lib.Dataset) -> dict:
-  labels = test[:, 2]
-  return {"point": point.name, "variant": point.variant,
-          **{f"setting:{k}": v for k, v in point.settings.items()},
-          "seed": seed, "fold": fold, "test_set": test_set, "replica": replica,
-          "n_test": len(test), "n_test_positive": int(labels.sum()),
-          **_metrics(labels, scores, probabilities),
-          "distance_auc": evaluation.roc_auc(labels, ds.distance_scores(test))}
-
-
 def summarize(per_replica: pd.DataFrame, points: list[Point]) -> pd.DataFrame:
-  """One row per point: mean and sample std over its replicas (folds × seeds) of every metric on
-  each test set, plus the replica ids each row was computed from."""
+  """One row per point: mean and sample std over its replicas (folds × seeds) of every metric,
+  plus the replica ids each row was computed from."""
+  metric_columns = [c for c in per_replica.columns if c in honest.METRICS]
   rows = []
   for p in points:
     sub = per_replica[per_replica["point"] == p.name]
     row = {"point": p.name, "variant": p.variant,
            **{f"setting:{k}": v for k, v in p.settings.items()},
-           "model": p.config.classifier.model, "n_replicas": 0}
-    for t in TEST_SETS:
-      s = sub[sub["test_set"] == t]
-      row["n_replicas"] = len(s)
-      for m in METRICS + ("distance_auc",):
-        summary = cv_results.summarize(s[m].to_numpy(float))
-        row[f"{t}_{m}_mean"], row[f"{t}_{m}_std"] = summary["mean"], summary["std"]
-    row["replicas"] = " ".join(sub[sub["test_set"] == TEST_SETS[0]]["replica"])
+           "model": sub["model"].iloc[0], "n_replicas": len(sub)}
+    for m in metric_columns:
+      summary = cv_results.summarize(sub[m].dropna().to_numpy(float))
+      row[f"{m}_mean"], row[f"{m}_std"] = summary["mean"], summary["std"]
+    row["replicas"] = " ".join(sub["replica"])
     rows.append(row)
   return pd.DataFrame(rows)

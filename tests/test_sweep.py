@@ -55,21 +55,21 @@ def sweep_run(tmp_path_factory):
 
 def test_sweep_rows_come_from_the_replicas_they_claim(sweep_run):
   w, results = sweep_run
-  table = pd.read_csv(os.path.join(w, "sweep.csv"))
+  table = pd.read_csv(os.path.join(w, "sweep.csv"), keep_default_na=False, na_values=[""])
   reps = pd.read_csv(os.path.join(w, "sweep_replicas.csv"))
   # full and random_negatives have the same shapes: all 4 trained points are one group.
   assert results["groups"] == 1 and results["replicas_trained"] == 4 * 2 * 5
   for _, row in table.iterrows():
     claimed = row["replicas"].split()
-    own = reps[(reps.point == row["point"]) & (reps.test_set == "own")]
-    assert sorted(claimed) == sorted(own["replica"])
-    trained = row["model"] != "distance"
-    assert len(claimed) == (2 * 5 if trained else 5)
-    assert len(set(zip(own["seed"], own["fold"]))) == len(claimed)
-    for t in sweep.TEST_SETS:
-      sub = reps[(reps.point == row["point"]) & (reps.test_set == t)]
-      assert row[f"{t}_auc_mean"] == pytest.approx(sub["auc"].mean())
-      assert row[f"{t}_auc_std"] == pytest.approx(sub["auc"].std(ddof=1))
+    mine = reps[reps.point == row["point"]]
+    assert sorted(claimed) == sorted(mine["replica"])
+    assert len(claimed) == (2 * 5 if row["model"] in ("lstm", "graph") else 5)
+    assert len(set(zip(mine["seed"].fillna(-1), mine["fold"]))) == len(claimed)
+    for m in ("own_auc", "random_auc", "mirna_recall@20"):
+      assert row[f"{m}_mean"] == pytest.approx(mine[m].mean())
+      assert row[f"{m}_std"] == pytest.approx(mine[m].std(ddof=1))
+  # Each data setting (random negatives change the labelled pairs, so the folds) has its baselines.
+  assert set(table[table.model == "baseline"]["data"].fillna("")) == {"", "strategy=random"}
   # No replica id is claimed by two points.
   every = " ".join(table["replicas"]).split()
   assert len(every) == len(set(every))
@@ -81,26 +81,31 @@ def test_sweep_replica_equals_the_standalone_run(sweep_run, tmp_path):
   reps = pd.read_csv(os.path.join(w, "sweep_replicas.csv"))
   alone = experiment.run(tiny_config(**{"data.negatives.strategy": "random",
                                         "classifier.learning_rate": 0.003, "seed": 1}), str(tmp_path))
-  mine = reps[(reps.point == "random_negatives learning_rate=0.003") & (reps.seed == 1)
-              & (reps.test_set == "own")].sort_values("fold")
-  np.testing.assert_allclose(mine["auc"], [f["auc"] for f in alone["folds"]], atol=1e-6)
+  mine = reps[(reps.point == "random_negatives learning_rate=0.003")
+              & (reps.seed == 1)].sort_values("fold")
+  np.testing.assert_allclose(mine["own_auc"], [f["auc"] for f in alone["folds"]], atol=1e-6)
+  honest = alone["honest"]["per_fold"]["model"]
+  np.testing.assert_allclose(mine["random_auc"], [f["random_auc"] for f in honest], atol=1e-6)
 
 
 def test_distance_only_rows_are_the_distance_baseline(sweep_run):
   w, _ = sweep_run
   reps = pd.read_csv(os.path.join(w, "sweep_replicas.csv"))
-  d = reps[reps.point.str.startswith("distance_only")]
-  np.testing.assert_allclose(d["auc"], d["distance_auc"])
-  assert d["f1"].isna().all()  # a distance has no probability threshold
+  d = reps[reps.point == "distance_only learning_rate=0.001"].sort_values("fold")
+  b = reps[reps.point == "distance"].sort_values("fold")
+  np.testing.assert_allclose(d["random_auc"], b["random_auc"])
+  np.testing.assert_allclose(d["own_auc"], b["own_auc"])
 
 
 def test_report_and_plots_are_written(sweep_run):
   w, _ = sweep_run
   text = open(os.path.join(w, "REPORT.md")).read()
-  for needle in ("| point | replicas |", "0.9548", "SG-LSTM-FRAME", "random-negative test",
-                 "Distance-based negatives help", "![", "sweep_learning_rate.png"):
+  for needle in ("| point | model | replicas |", "0.9548", "SG-LSTM-FRAME", "random test",
+                 "Distance-based negatives help", "![", "sweep_learning_rate.png",
+                 "leaderboard.png", "## Against the baselines, fold by fold", "| ease |"):
     assert needle in text, needle
   assert os.path.getsize(os.path.join(w, "sweep_learning_rate.png")) > 0
+  assert os.path.getsize(os.path.join(w, "leaderboard.png")) > 0
 
 
 def test_sweep_refuses_predict(sweep_run):

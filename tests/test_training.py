@@ -266,9 +266,15 @@ def test_end_to_end_outputs(reference_run):
     assert tn + fp + fn + tp == f["n_test"]
   assert r["mean_auc"] == pytest.approx(np.mean([f["auc"] for f in r["folds"]]))
   oof = _oof(w)
-  assert len(oof) == r["dataset"]["n_labelled"] - r["dataset"]["n_left_out_for_equal_folds"]
-  assert set(oof.columns) == {"fold", "mirna", "gene", "label", "score"}
-  assert oof["score"].between(0, 1).all()
+  own = oof[oof["test_set"] == "own"]
+  assert len(own) == r["dataset"]["n_labelled"] - r["dataset"]["n_left_out_for_equal_folds"]
+  assert {"fold", "test_set", "mirna", "gene", "label", "score", "log_odds",
+          "baseline_ease", "baseline_distance"} <= set(oof.columns)
+  assert oof["score"].between(0, 1).all() and set(oof["test_set"]) == {"own", "random"}
+  # the paper's model is measured on the honest protocol too, beside the baselines
+  honest = r["honest"]["summary"]
+  assert {"model", "ease", "truncated_svd", "distance"} <= set(honest)
+  assert 0 <= honest["model"]["mirna_recall@20"]["mean"] <= 1
   rows = MetricsLog(os.path.join(w, "metrics.jsonl")).rows()
   assert {(r["stage"], r["replica"]) for r in rows} == {(s, k) for s in ("ae", "classifier")
                                                         for k in range(5)}

@@ -28,6 +28,7 @@ class Dataset:
   pairs: np.ndarray  # int32 [n_pairs, 2]: (miRNA index, gene index), in grid order
   labels: np.ndarray  # int32 [n_pairs]: 1 positive, 0 negative
   folds: np.ndarray  # int32 [k, n]: test indices into `pairs` for each fold
+  train_idx: np.ndarray  # int32 [k, m]: training indices into `pairs` for each fold
   dissimilarity: np.ndarray  # float64 [n_mirna, n_gene], per data.metric
   status: np.ndarray  # int8 [n_mirna, n_gene], one of the status values above
   report: dict
@@ -67,12 +68,22 @@ def load_tables(data: ml_collections.ConfigDict):
 
 
 def make_folds(split: str, labels: np.ndarray, pairs: np.ndarray, k: int,
-               draw: np.random.Generator) -> tuple[np.ndarray, int]:
+               draw: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+  """(test indices [k, n], training indices [k, m], n_left_out) of `split`."""
+  if split == "both":
+    return folds_lib.block_folds(pairs[:, 0], pairs[:, 1], k, draw)
   if split == "pairs":
-    return folds_lib.stratified_folds(labels, k, draw)
-  if split in ("mirna", "gene"):
-    return folds_lib.group_folds(pairs[:, 0 if split == "mirna" else 1], k, draw)
-  raise ValueError(f"data.split={split!r}: choose one of {folds_lib.SPLITS}.")
+    test, left_out = folds_lib.stratified_folds(labels, k, draw)
+  elif split in ("mirna", "gene"):
+    test, left_out = folds_lib.group_folds(pairs[:, 0 if split == "mirna" else 1], k, draw)
+  else:
+    raise ValueError(f"data.split={split!r}: choose one of {folds_lib.SPLITS}.")
+  return test, folds_lib.train_indices(test), left_out
+
+
+def cold_columns(split: str) -> tuple[int, ...]:
+  """The pair columns (0 miRNA, 1 gene) whose test nodes never occur in training, per split."""
+  return {"pairs": (), "mirna": (0,), "gene": (1,), "both": (0, 1)}[split]
 
 
 def random_negative_tests(ds: Dataset, split: str, seed: int) -> list[np.ndarray]:
@@ -82,16 +93,15 @@ def random_negative_tests(ds: Dataset, split: str, seed: int) -> list[np.ndarray
   The honest test set: a model that only learned the distance rule that built the training
   negatives scores no better than the distance itself here. Unknown pairs are never labelled
   anywhere, so none of these negatives was trained on. For a cold-start split, the negatives use
-  only the fold's test miRNAs (genes), so the test stays cold.
+  only the fold's test miRNAs (genes; both for 'both'), so the test stays cold.
   """
   unknown = np.argwhere(ds.status == UNKNOWN).astype(np.int32)
   out = []
   for f, idx in enumerate(ds.folds):
     pos = ds.pairs[idx][ds.labels[idx] == 1]
     pool = unknown
-    if split in ("mirna", "gene"):
-      col = 0 if split == "mirna" else 1
-      pool = unknown[np.isin(unknown[:, col], ds.pairs[idx, col])]
+    for col in cold_columns(split):
+      pool = pool[np.isin(pool[:, col], ds.pairs[idx, col])]
     draw = rng.generator(seed, "random_test", f)
     neg = pool[draw.choice(len(pool), size=min(len(pos), len(pool)), replace=False)]
     rows = np.concatenate([pos, neg])
@@ -118,7 +128,7 @@ def build_dataset(data: ml_collections.ConfigDict) -> Dataset:
   labelled = np.flatnonzero(positive.ravel() | neg.mask.ravel())
   pairs = np.stack(np.unravel_index(labelled, positive.shape), axis=1).astype(np.int32)
   labels = positive.ravel()[labelled].astype(np.int32)
-  fold_idx, left_out = make_folds(data.split, labels, pairs, data.folds, fold_rng)
+  fold_idx, train_idx, left_out = make_folds(data.split, labels, pairs, data.folds, fold_rng)
 
   def summary(x: np.ndarray) -> dict:
     q = np.quantile(x, [0.1, 0.5, 0.9]) if x.size else [float("nan")] * 3
@@ -155,10 +165,11 @@ def build_dataset(data: ml_collections.ConfigDict) -> Dataset:
       "folds": data.folds,
       "split": data.split,
       "fold_size": int(fold_idx.shape[1]),
+      "train_size": int(train_idx.shape[1]),
       "n_left_out_for_equal_folds": left_out,
       "data_seed": data.seed,
       "dissimilarity": {"positive": summary(d[positive]), "unknown": summary(d[~evidence.any_record]),
                         "negative": summary(d[neg.mask])},
   }
   return Dataset(mirnas.names, genes.names, mirnas.vectors, genes.vectors, pairs, labels, fold_idx,
-                 d, status, report)
+                 train_idx, d, status, report)

@@ -4,7 +4,10 @@ Static shapes are what let all folds train as one compiled program. 'pairs' is s
 class count is not divisible by K, the few leftover examples of that class (at most K-1) are left
 out of every fold. 'mirna' / 'gene' are cold-start splits: whole miRNAs (genes) are assigned to
 folds, balancing pair counts, and each fold is then cut to the smallest fold's size; the cut pairs
-are in no fold (neither trained on nor tested), and their count is reported.
+are in no fold (neither trained on nor tested), and their count is reported. 'both' deals miRNAs and
+genes to folds independently: fold f tests the pairs of its miRNAs with its genes and trains on the
+pairs that touch neither, so both partners of every test pair are new; its training rows are cut to
+the smallest fold's count too.
 """
 
 import numpy as np
@@ -12,7 +15,7 @@ import numpy as np
 from mirjax.errors import ConfigError
 
 
-SPLITS = ("pairs", "mirna", "gene")
+SPLITS = ("pairs", "mirna", "gene", "both")
 
 
 def stratified_folds(labels: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
@@ -38,14 +41,9 @@ def train_indices(folds: np.ndarray) -> np.ndarray:
   return np.stack([np.concatenate([folds[j] for j in range(k) if j != i]) for i in range(k)])
 
 
-def group_folds(groups: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
-  """Folds where each group (e.g. a miRNA) is entirely in one fold's test set.
-
-  Groups are dealt largest first (ties in random order) to the fold with the fewest pairs so far,
-  then every fold is cut at random to the smallest fold's size. Returns (folds [k, n], n_left_out).
-  """
-  if k < 2:
-    raise ConfigError(f"data.folds={k}: cross-validation needs at least 2 folds.")
+def _deal(groups: np.ndarray, k: int, rng: np.random.Generator) -> list[np.ndarray]:
+  """Deals the distinct values of `groups` to k folds, largest first (ties in random order), each
+  to the fold with the fewest pairs so far. Returns each fold's values."""
   names, counts = np.unique(groups, return_counts=True)
   if names.size < k:
     raise ConfigError(f"a cold-start split needs at least data.folds={k} groups; the labelled "
@@ -57,6 +55,34 @@ def group_folds(groups: np.ndarray, k: int, rng: np.random.Generator) -> tuple[n
     f = int(np.argmin(sizes))
     members[f].append(names[g])
     sizes[f] += counts[g]
-  n = int(sizes.min())
-  folds = [rng.permutation(np.flatnonzero(np.isin(groups, m)))[:n] for m in members]
-  return np.stack(folds).astype(np.int32), int(sizes.sum() - n * k)
+  return [np.asarray(m) for m in members]
+
+
+def _cut(rows: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+  """Each fold's rows cut at random to the smallest fold's count: one static [k, n] array."""
+  n = min(len(r) for r in rows)
+  return np.stack([rng.permutation(r)[:n] for r in rows]).astype(np.int32)
+
+
+def group_folds(groups: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+  """Folds where each group (e.g. a miRNA) is entirely in one fold's test set.
+
+  Returns (folds [k, n], n_left_out): every fold cut to the smallest fold's size.
+  """
+  if k < 2:
+    raise ConfigError(f"data.folds={k}: cross-validation needs at least 2 folds.")
+  folds = _cut([np.flatnonzero(np.isin(groups, m)) for m in _deal(groups, k, rng)], rng)
+  return folds, int(groups.size - folds.size)
+
+
+def block_folds(mirnas: np.ndarray, genes: np.ndarray, k: int, rng: np.random.Generator
+                ) -> tuple[np.ndarray, np.ndarray, int]:
+  """Both-cold folds: (test [k, n], train [k, m], n_left_out); see the module docstring."""
+  if k < 2:
+    raise ConfigError(f"data.folds={k}: cross-validation needs at least 2 folds.")
+  m_members, g_members = _deal(mirnas, k, rng), _deal(genes, k, rng)
+  in_m = [np.isin(mirnas, m) for m in m_members]
+  in_g = [np.isin(genes, g) for g in g_members]
+  test = _cut([np.flatnonzero(a & b) for a, b in zip(in_m, in_g)], rng)
+  train = _cut([np.flatnonzero(~a & ~b) for a, b in zip(in_m, in_g)], rng)
+  return test, train, int(mirnas.size - test.size)

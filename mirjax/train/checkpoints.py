@@ -17,7 +17,7 @@ from absl import logging
 
 def _first_line(e: Exception, limit: int = 160) -> str:
   """An exception as one short line: orbax/TensorStore messages run to dozens of lines."""
-  text = (str(e).strip().splitlines() or [""])[0]
+  text = (str(e).strip().splitlines() or [""])[0].split(" See full TensorStore details")[0]
   return f"{type(e).__name__}: {text[:limit]}{'…' if len(text) > limit else ''}"
 
 

@@ -50,7 +50,8 @@ class Stage:
 
   @property
   def samples_per_epoch(self) -> int:
-    """Examples each replica sees per epoch (full batches only), for samples/s."""
+    """Examples each replica sees per epoch (full batches only), for samples/s (for the graph
+    model, whose every step scores the whole grid, steps)."""
     return self.n_fit // self.batch_size * self.batch_size
 
 
@@ -168,12 +169,13 @@ def _run_epochs(stage: Stage, epoch_fn, state, data: ReplicaData, start: int,
           "epoch are intact.")
     throughput = stage.samples_per_epoch * n_replicas / dt
     metrics_log.append([
-        {"stage": stage.name, "epoch": epoch, "replica": r, "train_loss": float(train_loss[r]),
-         "val_loss": float(metrics["val_loss"][r]) if "val_loss" in metrics else None,
+        {"stage": stage.name, "epoch": epoch, "replica": r, "val_loss": None,
+         **{k: float(v[r]) for k, v in metrics.items()},
          "samples_per_s": throughput, "epoch_seconds": dt}
         for r in range(n_replicas)])
     eta = (time.perf_counter() - t_start) / (epoch - start) * (stage.epochs - epoch)
-    val = (f" val {np.mean(metrics['val_loss']):.4f}" if "val_loss" in metrics else "")
+    val = "".join(f" {k.replace('_', ' ')} {np.mean(v):.4f}" for k, v in metrics.items()
+                  if k.startswith("val_"))
     logging.info("%s epoch %d/%d: loss %.4f%s | %.0f samples/s | ETA %.0fs", stage.name, epoch,
                  stage.epochs, train_loss.mean(), val, throughput, eta)
     if epoch % stage.checkpoint_every == 0 or epoch == stage.epochs:

@@ -1,0 +1,166 @@
+"""Training the graph model: every replica learns from its own training graph, in one program.
+
+Each replica (fold × seed × sweep point) carries its training interaction matrix and the pairs it
+may sample as unlabelled negatives (mirjax/evaluation/honest.py builds both from the fold, so no
+test pair is ever among them). A step:
+  1. masks the replica's graph: each edge kept with probability `graph.keep`, and with
+     `graph.node_dropout` whole miRNAs/genes hidden, as a new node is at test time;
+  2. computes the pair features and the propagation matrix from that input graph only (once per
+     mask; `graph.steps_per_mask` optimizer steps use them);
+  3. scores the whole grid and takes a logistic loss: the edges the mask removed are the positives,
+     every allowed pair a negative (each class averaged, so they weigh equally).
+Allowed pairs exclude the fold's test pairs, as the protocol demands. A model that can memorize
+single pairs (ID embeddings, graph.dim > 0) could learn from that absence which pairs are held out
+(they are never pushed down); the default model has no per-pair or per-node parameters, only
+functions of the graph, so it cannot.
+An inner validation split (graph.val_fraction of the training positives, never in any input graph or
+target, against as many held-out allowed pairs) scores every epoch; the best epoch's parameters are
+kept. This is the model selection, and it never sees the test fold. At prediction time the input
+graph is the replica's whole training graph.
+"""
+
+import dataclasses
+import os
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from mirjax import graph_features, models, rng
+from mirjax.placement import Placement
+from mirjax.replicas import GRAPH_STAGE
+from mirjax.train import loop
+from mirjax.train.metrics_log import MetricsLog
+
+
+
+@dataclasses.dataclass(frozen=True)
+class GraphReplicas:
+  """One entry per replica: its graph, what it may sample as negatives, its seed and fold."""
+  train: np.ndarray  # bool [R, n_mirna, n_gene]: training positives
+  allowed: np.ndarray  # bool [R, n_mirna, n_gene]: pairs it may sample as unlabelled negatives
+  seeds: np.ndarray  # int [R]
+  folds: np.ndarray  # int [R]
+  learning_rate: np.ndarray  # float [R]
+
+  def __len__(self) -> int:
+    return len(self.train)
+
+  @classmethod
+  def of_run(cls, cfg: ml_collections.ConfigDict, folds) -> "GraphReplicas":
+    """One replica per fold (mirjax/evaluation/honest.Fold), all with the config's settings."""
+    k = len(folds)
+    return cls(np.stack([f.train_positive for f in folds]),
+               np.stack([f.allowed_negative for f in folds]), np.full(k, cfg.seed), np.arange(k),
+               np.full(k, cfg.classifier.learning_rate))
+
+
+def validation_split(reps: GraphReplicas, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+  """Flat indices [R, n] of each replica's inner validation positives and negatives, drawn from
+  the stream (seed, 'graph', fold)."""
+  n = int(round(fraction * reps.train.sum(axis=(1, 2)).min()))  # one static size for all
+  pos, neg = [], []
+  for train, allowed, seed, fold in zip(reps.train, reps.allowed, reps.seeds, reps.folds):
+    draw = rng.generator(seed, GRAPH_STAGE, fold)
+    pos.append(np.sort(draw.choice(np.flatnonzero(train), n, replace=False)))
+    neg.append(np.sort(draw.choice(np.flatnonzero(allowed), n, replace=False)))
+  return np.stack(pos).astype(np.int32), np.stack(neg).astype(np.int32)
+
+
+def _auc(pos_scores, neg_scores):
+  wins = (pos_scores[:, None] > neg_scores[None, :]).mean()
+  return wins + 0.5 * (pos_scores[:, None] == neg_scores[None, :]).mean()
+
+
+def make_epoch_fn(net, cfg, tx: optax.GradientTransformation):
+  g = cfg.graph
+  masks = g.steps_per_epoch // g.steps_per_mask
+
+  def epoch_fn(state, data):
+    shape = data["train"].shape
+    held = jnp.zeros(shape[0] * shape[1]).at[data["val_pos"]].set(1.0).at[data["val_neg"]].set(1.0)
+    x, allowed = data["train"] * (1 - held.reshape(shape)), data["allowed"] * (1 - held.reshape(shape))
+    m, gv = data["mirna"], data["gene"]
+
+    def loss_fn(params, feats, adjacency, targets):
+      s = net.apply({"params": params}, feats, adjacency, m, gv)
+      pos = (jax.nn.softplus(-s) * targets).sum() / jnp.maximum(targets.sum(), 1.0)
+      neg = (jax.nn.softplus(s) * allowed).sum() / jnp.maximum(allowed.sum(), 1.0)
+      return pos + neg
+
+    def one_mask(carry, key):
+      k_edge, k_m, k_g = jax.random.split(key, 3)
+      keep = jax.random.bernoulli(k_edge, g.keep, shape)
+      keep &= jax.random.bernoulli(k_m, 1.0 - g.node_dropout, (shape[0], 1))
+      keep &= jax.random.bernoulli(k_g, 1.0 - g.node_dropout, (1, shape[1]))
+      x_in = x * keep
+      feats = jax.lax.stop_gradient(models.graph_inputs(cfg, x_in, m, gv))
+      adjacency = graph_features.normalized_adjacency(x_in)
+
+      def step(carry, _):
+        params, opt_state = carry
+        loss, grads = jax.value_and_grad(loss_fn)(params, feats, adjacency, x - x_in)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        updates = jax.tree.map(lambda u: u * data["learning_rate"], updates)
+        return (optax.apply_updates(params, updates), opt_state), loss
+      return jax.lax.scan(step, carry, None, length=g.steps_per_mask)
+
+    keys = jax.random.split(jax.random.fold_in(state["key"], state["epoch"]), masks)
+    (params, opt_state), losses = jax.lax.scan(one_mask, (state["params"], state["opt_state"]),
+                                               keys)
+    s = models.graph_log_odds(net, cfg, params, x, m, gv).reshape(-1)
+    val_auc = _auc(s[data["val_pos"]], s[data["val_neg"]])
+    better = val_auc > state["best_val_auc"]
+    best = jax.tree.map(lambda new, old: jnp.where(better, new, old), params, state["best_params"])
+    new_state = {**state, "params": params, "opt_state": opt_state, "epoch": state["epoch"] + 1,
+                 "best_params": best,
+                 "best_val_auc": jnp.maximum(val_auc, state["best_val_auc"])}
+    return new_state, {"train_loss": losses.mean(), "val_auc": val_auc}
+
+  return epoch_fn
+
+
+def init_state(net, cfg, key, n_mirna: int, n_gene: int, mirna_vectors, gene_vectors,
+               tx: optax.GradientTransformation) -> dict:
+  k_init, k_steps = jax.random.split(key)
+  x = jnp.zeros((n_mirna, n_gene))
+  params = net.init(k_init, models.graph_inputs(cfg, x, mirna_vectors, gene_vectors), x,
+                    mirna_vectors, gene_vectors)["params"]
+  state = loop.init_state(params, {}, tx, k_steps)
+  return {**state, "best_params": params, "best_val_auc": jnp.asarray(-1.0)}
+
+
+def optimizer(cfg) -> optax.GradientTransformation:
+  """AdamW at rate 1; each replica's rate multiplies the update (a rate sweep shares a program)."""
+  return optax.adamw(1.0, weight_decay=cfg.graph.weight_decay)
+
+
+def train_graph_replicas(cfg: ml_collections.ConfigDict, mirna_vectors: np.ndarray,
+                         gene_vectors: np.ndarray, reps: GraphReplicas, *, checkpoint_root: str,
+                         metrics_log: MetricsLog, label_prefix: str = "") -> dict:
+  """Trains every replica; returns the best-epoch parameters, stacked [R, ...]."""
+  n_mirna, n_gene = reps.train.shape[1:]
+  net = models.graph_scorer(cfg, n_mirna, n_gene)
+  tx = optimizer(cfg)
+  m, g = jnp.asarray(mirna_vectors), jnp.asarray(gene_vectors)
+  keys = jax.vmap(lambda s, f: rng.key(s, GRAPH_STAGE, f))(jnp.asarray(reps.seeds),
+                                                           jnp.asarray(reps.folds))
+  state = jax.vmap(lambda k: init_state(net, cfg, k, n_mirna, n_gene, m, g, tx))(keys)
+  val_pos, val_neg = validation_split(reps, cfg.graph.val_fraction)
+  data = loop.ReplicaData(
+      own={"train": reps.train.astype(np.float32), "allowed": reps.allowed.astype(np.float32),
+           "val_pos": val_pos, "val_neg": val_neg,
+           "learning_rate": reps.learning_rate.astype(np.float32)},
+      shared={"mirna": m, "gene": g})
+  name = label_prefix + GRAPH_STAGE
+  stage = loop.Stage(name=name, epochs=cfg.classifier.epochs, batch_size=1,
+                     n_fit=cfg.graph.steps_per_epoch,
+                     checkpoint_dir=os.path.join(checkpoint_root, name),
+                     checkpoint_every=cfg.train.checkpoint_every,
+                     keep_checkpoints=cfg.train.keep_checkpoints)
+  state = loop.train(stage, make_epoch_fn(net, cfg, tx), state, data,
+                     placement=Placement.from_config(cfg.train, len(reps)),
+                     metrics_log=metrics_log)
+  return state["best_params"]

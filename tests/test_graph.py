@@ -1,0 +1,142 @@
+"""The honest protocol and the graph model: no test pair in any training role (checked on the
+arrays the replicas really get), cold-start folds that never leak a node, graph features equal to
+the NumPy baselines, and a graph model that learns a planted graph end to end."""
+
+import json
+import os
+
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import synthetic_data_config, tiny_config
+from mirjax import experiment, graph_features
+from mirjax.data import dataset as dataset_lib
+from mirjax.evaluation import baselines, honest
+from mirjax.replicas import Replicas
+from mirjax.train import graph_stage
+
+GRAPH = {"classifier.model": "graph", "ae.enabled": False, "classifier.epochs": 6,
+         "graph.steps_per_epoch": 4, "graph.steps_per_mask": 2, "classifier.learning_rate": 0.01}
+
+
+def _pairs(mask):
+  return set(map(tuple, np.argwhere(mask)))
+
+
+@pytest.mark.parametrize("split", ["pairs", "mirna", "gene", "both"])
+def test_no_test_pair_in_any_training_role(split):
+  ds = dataset_lib.build_dataset(synthetic_data_config(split=split))
+  folds = honest.folds(ds, split, 0)
+  reps = graph_stage.GraphReplicas.of_run(tiny_config(**GRAPH), folds)
+  val_pos, val_neg = graph_stage.validation_split(reps, 0.1)
+  pair_reps = Replicas.of_run(tiny_config(), ds.train_idx)
+  for f in folds:
+    test = _pairs(f.test_pairs)
+    assert test and len(test) == len(f.tests["own"]) + len(f.tests["random"]) - len(
+        set(map(tuple, f.tests["own"][:, :2])) & set(map(tuple, f.tests["random"][:, :2])))
+    # the graph replica's own arrays: training graph, negative pool, inner validation pairs
+    assert not test & _pairs(reps.train[f.index]) and not test & _pairs(reps.allowed[f.index])
+    flat = np.zeros(ds.status.size, bool)
+    flat[np.r_[val_pos[f.index], val_neg[f.index]]] = True
+    assert not test & _pairs(flat.reshape(ds.status.shape))
+    assert reps.train[f.index][np.unravel_index(val_pos[f.index], ds.status.shape)].all()
+    assert reps.allowed[f.index][np.unravel_index(val_neg[f.index], ds.status.shape)].all()
+    # the pair-feature replica's training rows (positives and its labelled negatives)
+    assert not test & set(map(tuple, ds.pairs[pair_reps.train_idx[f.index]]))
+    # nothing recorded in miRTarBase is ever an unlabelled negative
+    assert not (reps.allowed[f.index] & (ds.status == dataset_lib.POSITIVE)).any()
+    assert not (reps.allowed[f.index] & (ds.status == dataset_lib.RECORD_NOT_FUNCTIONAL)).any()
+
+
+@pytest.mark.parametrize("split, cols", [("mirna", (0,)), ("gene", (1,)), ("both", (0, 1))])
+def test_cold_start_folds_never_leak_a_node(split, cols):
+  ds = dataset_lib.build_dataset(synthetic_data_config(split=split))
+  for f in honest.folds(ds, split, 0):
+    train_rows = ds.pairs[ds.train_idx[f.index]]
+    for col in cols:
+      nodes = np.unique(f.tests["own"][:, col])
+      assert set(np.unique(f.tests["random"][:, col])) <= set(nodes)
+      assert not set(nodes) & set(train_rows[:, col])
+      graph = f.train_positive if col == 0 else f.train_positive.T
+      allowed = f.allowed_negative if col == 0 else f.allowed_negative.T
+      assert not graph[nodes].any() and not allowed[nodes].any()
+    if split == "both":  # every test pair has both partners new
+      m, g = np.unique(f.tests["own"][:, 0]), np.unique(f.tests["own"][:, 1])
+      assert not np.isin(train_rows[:, 0], m).any() and not np.isin(train_rows[:, 1], g).any()
+
+
+def test_graph_features_equal_the_numpy_baselines():
+  """The JAX features the model learns on against the independently written NumPy baselines."""
+  rng = np.random.default_rng(0)
+  x = rng.random((23, 17)) < 0.2
+  m, g = rng.normal(size=(23, 5)), rng.normal(size=(17, 5))
+  gene_side, mirna_side = graph_features.ease_sides(jnp.asarray(x, jnp.float32), 7.0)
+  np.testing.assert_allclose(np.asarray(gene_side + mirna_side), baselines.ease(x, 7.0),
+                             rtol=1e-4, atol=1e-5)
+  f = graph_features.features(jnp.asarray(x, jnp.float32), jnp.asarray(m, jnp.float32),
+                              jnp.asarray(g, jnp.float32), ease_lambdas=(7.0,), cf=True,
+                              cross_lambda=7.0, rp3_beta=0.5, content=True, zscore=True)
+  assert f.shape == (23, 17, 3 * (2 + 2 + 1 + 1 + 3) + 2)  # 9 features, their 18 z-scores, degrees
+  np.testing.assert_allclose(np.asarray(f[..., 0] + f[..., 1]), baselines.ease(x, 7.0),
+                             rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(np.asarray(f[:, 0, -2]), np.log1p(x.sum(1)) / 5, rtol=1e-6)
+  np.testing.assert_allclose(np.asarray(f[0, :, -1]), np.log1p(x.sum(0)) / 5, rtol=1e-6)
+  row_z = np.asarray(f[..., 9])  # the first feature standardized within each miRNA's row
+  np.testing.assert_allclose(row_z.mean(1), 0, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def graph_run(tmp_path_factory):
+  w = str(tmp_path_factory.mktemp("graph"))
+  results = experiment.run(tiny_config(**GRAPH), w)
+  return w, results
+
+
+def test_graph_model_learns_the_planted_graph_and_writes_every_number(graph_run):
+  w, results = graph_run
+  h = results["honest"]["summary"]
+  assert h["model"]["random_auc"]["mean"] > 0.8
+  assert h["model"]["random_auc"]["mean"] > h["degree_product"]["random_auc"]["mean"]
+  oof = pd.read_csv(os.path.join(w, "oof_predictions.csv"))
+  assert set(oof["test_set"]) == {"own", "random"}
+  # every AUC in results.json is recomputable from the OOF file
+  from mirjax.evaluation import metrics
+  for (fold, test_set), rows in oof.groupby(["fold", "test_set"]):
+    per_fold = results["honest"]["per_fold"]
+    assert metrics.roc_auc(rows["label"], rows["log_odds"]) == pytest.approx(
+        per_fold["model"][fold][f"{test_set}_auc"])
+    assert metrics.roc_auc(rows["label"], rows["baseline_ease"]) == pytest.approx(
+        per_fold["ease"][fold][f"{test_set}_auc"])
+  grids = np.load(os.path.join(w, "grid_scores.npz"))
+  assert grids["model_log_odds"].shape == (5, 40, 30)
+  assert not (grids["train_positive"] & grids["test_positive"]).any()
+  rows = [json.loads(line) for line in open(os.path.join(w, "metrics.jsonl"))]
+  assert {r["stage"] for r in rows} == {"graph"} and all("val_auc" in r for r in rows)
+
+
+def test_graph_predict_and_query(graph_run, capsys):
+  w, results = graph_run
+  config = tiny_config(**GRAPH)
+  table = experiment.run(config, w, "predict")
+  assert len(table) == 40 * 30 and (np.diff(table["rank"]) > 0).all()
+  row = table.iloc[5]
+  from mirjax import ranking
+  answer = experiment.run(config, w, "query", ranking.Query(mirna=row["mirna"], gene=row["gene"]))
+  assert answer["score"] == pytest.approx(row["score"], abs=1e-6) and answer["rank"] == row["rank"]
+
+
+def test_graph_sweep_replica_equals_the_standalone_run(graph_run, tmp_path):
+  """A graph point of a sweep trains the same replicas as configs with the same settings alone."""
+  w, results = graph_run
+  config = tiny_config(**GRAPH)
+  config.sweep.variants = ("graph:",)
+  sweep_results = experiment.run(config, str(tmp_path))
+  reps = pd.read_csv(tmp_path / "sweep_replicas.csv")
+  mine = reps[reps.point == "graph"].sort_values("fold")
+  alone = results["honest"]["per_fold"]["model"]
+  assert sweep_results["replicas_trained"] == 5
+  np.testing.assert_allclose(mine["random_auc"], [f["random_auc"] for f in alone], atol=1e-6)
+  np.testing.assert_allclose(mine["mirna_recall@20"], [f["mirna_recall@20"] for f in alone],
+                             atol=1e-6)
