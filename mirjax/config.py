@@ -99,6 +99,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.graph.cross_lambda = 50.0  # the two-sided EASE product B_m^T X B_g (0: off)
   c.graph.rp3_beta = 0.5  # RP3beta walk feature (0: off)
   c.graph.content = False  # SG-embedding-similarity CF features (what a new node still has)
+  c.graph.content_k = 20  # neighbours of the embedding-kNN content feature
   c.graph.zscore = True  # each feature also standardized within its row and its column
   c.graph.hidden = 32  # MLP width on the features (0: linear)
   c.graph.dim = 0  # node embedding width (0: none; see README for what embeddings did)
@@ -276,6 +277,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
            g.ease_lambdas, "needs at least one positive value (its first is the starting point).")
   for name in ("hidden", "dim", "layers"):
     _require(g[name] >= 0, f"graph.{name}", g[name], "must be >= 0.")
+  _require(g.content_k >= 1, "graph.content_k", g.content_k, "must be >= 1.")
   _require(g.steps_per_mask >= 1 and g.steps_per_epoch % g.steps_per_mask == 0,
            "graph.steps_per_mask", g.steps_per_mask, "must divide graph.steps_per_epoch.")
   _require(g.cross_lambda >= 0 and g.rp3_beta >= 0, "graph.cross_lambda/rp3_beta",

@@ -7,6 +7,7 @@ from the full training graph), so the model learns how a held-out edge looks fro
 graph, not to echo the edges it is given. Everything is dense [n_mirna, n_gene]: a 383 x 318 grid.
 """
 
+import jax
 import jax.numpy as jnp
 
 
@@ -28,19 +29,27 @@ def _cosine(v: jnp.ndarray) -> jnp.ndarray:
   return s * (1.0 - jnp.eye(s.shape[0], dtype=s.dtype))
 
 
+def _knn_votes(similarity: jnp.ndarray, x: jnp.ndarray, k: int) -> jnp.ndarray:
+  """Each row's k most similar rows that have edges vote with their edges, weighted by their
+  (non-negative) similarity: embedding-kNN CF, which a node without edges still gets."""
+  has_edges = x.sum(1) > 0
+  top, idx = jax.lax.top_k(jnp.where(has_edges[None, :], similarity, -jnp.inf), k)
+  return jnp.einsum("nk,nkm->nm", jnp.maximum(top, 0.0), x[idx])
+
+
 def _zscores(f: jnp.ndarray, axis: int) -> jnp.ndarray:
   return (f - f.mean(axis, keepdims=True)) / (f.std(axis, keepdims=True) + 1e-3)
 
 
 def features(x: jnp.ndarray, mirna_vectors: jnp.ndarray, gene_vectors: jnp.ndarray, *,
              ease_lambdas: tuple, cf: bool, cross_lambda: float, rp3_beta: float, content: bool,
-             zscore: bool) -> jnp.ndarray:
+             content_k: int, zscore: bool) -> jnp.ndarray:
   """[n_mirna, n_gene, F] features of every pair from the input graph x (float 0/1).
 
   EASE of both sides per lambda; log degrees; co-target cosine CF of both sides; the two-sided
   EASE product B_m^T x B_g (cross_lambda > 0); RP3beta three-step walks, gene popularity damped by
-  deg^beta (rp3_beta > 0); SG-embedding-similarity CF (content, defined for nodes without edges
-  too); and, with zscore, every non-degree feature standardized within its miRNA's row and within
+  deg^beta (rp3_beta > 0); SG-embedding-similarity CF over all nodes and over each node's
+  content_k nearest nodes with edges (content: defined for nodes without edges too); and, with zscore, every non-degree feature standardized within its miRNA's row and within
   its gene's column, which turns "high for this pair" into "high for this miRNA / this gene", what a
   per-node ranking needs.
   """
@@ -56,8 +65,10 @@ def features(x: jnp.ndarray, mirna_vectors: jnp.ndarray, gene_vectors: jnp.ndarr
     walk_mg, walk_gm = x / jnp.maximum(deg_m, 1), (x / jnp.maximum(deg_g, 1)).T
     out.append(10 * walk_mg @ (walk_gm @ walk_mg) / jnp.maximum(deg_g, 1) ** rp3_beta)
   if content:
-    out += [x @ _cosine(gene_vectors) / (deg_m + 1), _cosine(mirna_vectors) @ x / (deg_g + 1),
-            _unit(mirna_vectors) @ _unit(gene_vectors).T]
+    sim_m, sim_g = _cosine(mirna_vectors), _cosine(gene_vectors)
+    out += [x @ sim_g / (deg_m + 1), sim_m @ x / (deg_g + 1),
+            _unit(mirna_vectors) @ _unit(gene_vectors).T,
+            _knn_votes(sim_m, x, content_k), _knn_votes(sim_g, x.T, content_k).T]
   if zscore:
     out += [_zscores(f, axis) for f in out for axis in (1, 0)]
   degrees = [jnp.broadcast_to(jnp.log1p(deg_m), x.shape) / 5,

@@ -296,4 +296,4 @@ def graph_inputs(cfg, x, mirna_vectors, gene_vectors):
   return graph_features.features(x, mirna_vectors, gene_vectors,
                                  ease_lambdas=tuple(g.ease_lambdas), cf=g.cf,
                                  cross_lambda=g.cross_lambda, rp3_beta=g.rp3_beta,
-                                 content=g.content, zscore=g.zscore)
+                                 content=g.content, content_k=g.content_k, zscore=g.zscore)

@@ -77,13 +77,17 @@ def test_graph_features_equal_the_numpy_baselines():
                              rtol=1e-4, atol=1e-5)
   f = graph_features.features(jnp.asarray(x, jnp.float32), jnp.asarray(m, jnp.float32),
                               jnp.asarray(g, jnp.float32), ease_lambdas=(7.0,), cf=True,
-                              cross_lambda=7.0, rp3_beta=0.5, content=True, zscore=True)
-  assert f.shape == (23, 17, 3 * (2 + 2 + 1 + 1 + 3) + 2)  # 9 features, their 18 z-scores, degrees
+                              cross_lambda=7.0, rp3_beta=0.5, content=True, content_k=3,
+                              zscore=True)
+  assert f.shape == (23, 17, 3 * (2 + 2 + 1 + 1 + 5) + 2)  # 11 features, 22 z-scores, degrees
   np.testing.assert_allclose(np.asarray(f[..., 0] + f[..., 1]), baselines.ease(x, 7.0),
                              rtol=1e-4, atol=1e-5)
   np.testing.assert_allclose(np.asarray(f[:, 0, -2]), np.log1p(x.sum(1)) / 5, rtol=1e-6)
+  # the kNN content feature equals the NumPy embedding-kNN baseline on the miRNA side
+  np.testing.assert_allclose(np.asarray(f[..., 9]), baselines.embedding_knn(x, m, g, 3, "mirna"),
+                             rtol=1e-4, atol=1e-5)
   np.testing.assert_allclose(np.asarray(f[0, :, -1]), np.log1p(x.sum(0)) / 5, rtol=1e-6)
-  row_z = np.asarray(f[..., 9])  # the first feature standardized within each miRNA's row
+  row_z = np.asarray(f[..., 11])  # the first feature standardized within each miRNA's row
   np.testing.assert_allclose(row_z.mean(1), 0, atol=1e-5)
 
 
