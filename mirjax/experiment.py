@@ -5,16 +5,17 @@ Workdir outputs:
   dataset.json           every count of the dataset stage (threshold, candidates, band, folds, files)
   dataset_distances.png  positive vs unknown vs chosen-negative dissimilarities
   metrics.jsonl          (train) per stage, epoch and replica: train/val loss, samples/s
-  checkpoints/{ae,classifier}/  (train) orbax checkpoints; a rerun with the same workdir resumes
-  results.json           (train) per-fold and mean ± std metrics, the dataset report, baselines
-  oof_predictions.csv    (train) out-of-fold score of every labelled pair
+  checkpoints/{ae,classifier|graph}/  (train) orbax checkpoints; a rerun with the same workdir resumes
+  results.json           (train) per-fold and mean ± std metrics on the paper's test and the honest
+                         protocol (mirjax/evaluation/honest.py) beside every baseline
+  oof_predictions.csv    (train) out-of-fold scores of every test pair of both test sets
+  grid_scores.npz        (train) every fold model's and baseline's scores of the whole grid
   roc_curves.json, roc.png, loss_curves.png
 """
 
 import os
 import time
 
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import logging
