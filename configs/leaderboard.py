@@ -1,6 +1,6 @@
 """The leaderboard: every model family × every protocol, beside the baselines on the same folds.
 
-Launch (about an hour on 2 CPU cores):
+Launch (37 min on the 2-core AMD EPYC dev machine, sharing it with other jobs):
   MIRJAX_DATA_DIR=../shared/data/raw python launch.py --config=configs/leaderboard.py \\
       --workdir=runs/leaderboard
 
