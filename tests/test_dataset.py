@@ -18,7 +18,7 @@ def _grid(ds, idx):
 
 
 def test_positives_are_exactly_the_functional_pairs(ds):
-  mirnas, genes, evidence, _ = dataset.load_tables(synthetic_data_config())
+  mirnas, genes, evidence, _, _ = dataset.load_tables(synthetic_data_config())
   pos = ds.labels == 1
   assert pos.sum() == evidence.functional.sum() == ds.report["n_positive"]
   assert evidence.functional[_grid(ds, pos)].all()
@@ -29,7 +29,7 @@ def test_negatives_are_unknown_and_beyond_threshold(ds):
   neg = ds.labels == 0
   mi, gi = _grid(ds, neg)
   assert (ds.status[mi, gi] == dataset.NEGATIVE).all()
-  _, _, evidence, _ = dataset.load_tables(synthetic_data_config())
+  _, _, evidence, _, _ = dataset.load_tables(synthetic_data_config())
   assert not evidence.any_record[mi, gi].any()
   thr = ds.report["threshold"]
   assert thr == pytest.approx(ds.dissimilarity[evidence.functional].mean())

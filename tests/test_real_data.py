@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from mirjax import config as config_lib
-from mirjax.data import dataset
+from mirjax.data import content, dataset
 
 
 def _data_config(real_data_dir, **negatives):
@@ -49,3 +49,19 @@ def test_paper_threshold_with_band(real_data_dir):
   r = ds.report
   assert r["threshold"] == 3.15 and r["n_dropped_by_band"] > 0
   assert (ds.dissimilarity[tuple(ds.pairs[ds.labels == 0].T)] >= 3.2).all()
+
+
+def test_sequence_embeddings_align_with_the_grid_and_do_not_change_the_data(real_data_dir):
+  """data.sequence_embeddings reads the S tables (checksummed), one row per grid node, and changes
+  nothing else: the same pairs, labels and folds."""
+  config = _data_config(real_data_dir)
+  plain = dataset.build_dataset(config)
+  config.sequence_embeddings = True
+  ds = dataset.build_dataset(config)
+  assert ds.mirna_sequence.shape == (383, 128) and ds.gene_sequence.shape == (318, 128)
+  assert plain.mirna_sequence is None
+  assert (ds.pairs == plain.pairs).all() and (ds.folds == plain.folds).all()
+  assert ds.report["files"]["gene_sequence_embeddings"]["checksum_verified"]
+  families = content.same_family(ds.mirna_names)
+  i = ds.mirna_names.index("hsa-miR-19a-3p")
+  assert families[i, ds.mirna_names.index("hsa-miR-19b-3p")] == 1

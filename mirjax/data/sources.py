@@ -75,23 +75,24 @@ def _fetch_mitea_table(dest: str) -> None:
         f.write(chunk)
 
 
+def _sglstm_file(key: str, filename: str, sha256: str) -> Source:
+  """A file of the SG_LSTM repository at the pinned commit."""
+  return Source(key=key, filename=filename, subdirs=("sglstm",), sha256=sha256,
+                origin=f"GitHub Xshelton/SG_LSTM @ {SGLSTM_COMMIT}, {filename}",
+                fetch=_fetch_github(filename))
+
+
 SOURCES: dict[str, Source] = {s.key: s for s in (
-    Source(
-        key="mirna_embeddings",
-        filename="SG128_383_miRNA.csv",
-        subdirs=("sglstm",),
-        sha256="05726f9cee1cebf48ce5eef85dacabea7123f7e41826e860e08df1a94e3ec5c8",
-        origin=f"GitHub Xshelton/SG_LSTM @ {SGLSTM_COMMIT}, SG128_383_miRNA.csv",
-        fetch=_fetch_github("SG128_383_miRNA.csv"),
-    ),
-    Source(
-        key="gene_embeddings",
-        filename="SG128_317_gene.csv",
-        subdirs=("sglstm",),
-        sha256="ca9d9e4cd0a4481b84a521e14da50bc6bcef1b19f434366557629c5b33c916fd",
-        origin=f"GitHub Xshelton/SG_LSTM @ {SGLSTM_COMMIT}, SG128_317_gene.csv",
-        fetch=_fetch_github("SG128_317_gene.csv"),
-    ),
+    _sglstm_file("mirna_embeddings", "SG128_383_miRNA.csv",
+                 "05726f9cee1cebf48ce5eef85dacabea7123f7e41826e860e08df1a94e3ec5c8"),
+    _sglstm_file("gene_embeddings", "SG128_317_gene.csv",
+                 "ca9d9e4cd0a4481b84a521e14da50bc6bcef1b19f434366557629c5b33c916fd"),
+    # The sequence halves of SG (mrna2vec / gene2vec of k-mers 3..7), read only with
+    # data.sequence_embeddings: what a node's own sequence says, e.g. how many targets it has.
+    _sglstm_file("mirna_sequence_embeddings", "S_mrna2vec_384_34567.csv",
+                 "601b54ae8c786010ed76af49e4cea6b3b274d2ede2b2b9b71bab05eee7b6a332"),
+    _sglstm_file("gene_sequence_embeddings", "S_gene2vec_320_34567.csv",
+                 "64c80be0d4b7e8d71d1905512a26c4f2612c986d458bbaae2611328637ffa947"),
     Source(
         key="mirtarbase",
         filename="hsa_MTI.csv",

@@ -24,6 +24,8 @@ class SyntheticTables(NamedTuple):
   genes: tables.EmbeddingTable
   mti: pd.DataFrame  # miRTarBase format
   same_cluster: np.ndarray  # bool [n_mirna, n_gene]: the planted associations (recorded or not)
+  # Stand-ins for the sequence embeddings: the cluster centres seen through other noise.
+  sequence: tuple[np.ndarray, np.ndarray]
 
 
 def make_tables(*, n_mirna: int, n_gene: int, dim: int, n_clusters: int, p_within: float,
@@ -55,8 +57,11 @@ def make_tables(*, n_mirna: int, n_gene: int, dim: int, n_clusters: int, p_withi
   # Records outside the grid, as in the real table, must be ignored by the builder.
   mti.loc[len(mti)] = ["MIRT999999", "hsa-miR-not-in-grid", "Homo sapiens", g_names[0], 1,
                        "Homo sapiens", "qRT-PCR", "Functional MTI", 1]
+  sequence = tuple((centres[c] + rng.normal(0.0, 0.6, (c.size, dim))).astype(np.float32)
+                   for c in (mc, gc))
   return SyntheticTables(tables.EmbeddingTable(m_names, m_vec, "<synthetic miRNA>"),
-                         tables.EmbeddingTable(g_names, g_vec, "<synthetic gene>"), mti, same)
+                         tables.EmbeddingTable(g_names, g_vec, "<synthetic gene>"), mti, same,
+                         sequence)
 
 
 def _embedding_frame(table: tables.EmbeddingTable) -> pd.DataFrame:
@@ -67,7 +72,7 @@ def _embedding_frame(table: tables.EmbeddingTable) -> pd.DataFrame:
 
 def write_raw_files(directory: str, **kwargs) -> dict[str, str]:
   """Writes synthetic tables under the real inputs' file names; returns {source key: path}."""
-  mirnas, genes, mti, _ = make_tables(**kwargs)
+  mirnas, genes, mti, *_ = make_tables(**kwargs)
   paths = {"mirna_embeddings": os.path.join(directory, "SG128_383_miRNA.csv"),
            "gene_embeddings": os.path.join(directory, "SG128_317_gene.csv"),
            "mirtarbase": os.path.join(directory, "hsa_MTI.csv")}

@@ -34,14 +34,16 @@ def _read_csv(path: str, **kwargs) -> pd.DataFrame:
                     "replace it with a fresh copy.") from e
 
 
-def read_embeddings(path: str, dim: int = 128) -> EmbeddingTable:
-  """Reads an SG-LSTM embedding table: columns '0'..'dim-1' (numbers) and 'label' (the name)."""
+def read_embeddings(path: str, dim: int = 128, column_prefix: str = "") -> EmbeddingTable:
+  """Reads an SG-LSTM embedding table: columns '0'..'dim-1' (numbers; the sequence tables call them
+  'x_0'..: column_prefix='x_') and 'label' (the name)."""
   df = _read_csv(path, dtype=str, keep_default_na=False)
-  expected = [str(i) for i in range(dim)]
+  expected = [f"{column_prefix}{i}" for i in range(dim)]
   missing = [c for c in expected + [NAME_COLUMN] if c not in df.columns]
   if missing:
     raise DataError(f"{path}: header lacks column(s) {missing[:5]}{'…' if len(missing) > 5 else ''}; "
-                    f"an embedding table needs columns 0..{dim - 1} and '{NAME_COLUMN}'.")
+                    f"an embedding table needs columns {expected[0]}..{expected[-1]} "
+                    f"and '{NAME_COLUMN}'.")
   values = df[expected].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
   bad = ~np.isfinite(values)
   if bad.any():
@@ -93,3 +95,13 @@ def grid_evidence(mti: pd.DataFrame, mirnas: tuple[str, ...], genes: tuple[str, 
   functional = np.zeros_like(any_record)
   functional[mi[functional_rows], gi[functional_rows]] = True
   return GridEvidence(functional=functional, any_record=any_record, n_records=int(in_grid.sum()))
+
+
+def aligned(table: EmbeddingTable, names: tuple[str, ...], role: str) -> np.ndarray:
+  """table's vectors in the order of `names` (the grid's); every name must have a row."""
+  row = {n: i for i, n in enumerate(table.names)}
+  missing = [n for n in names if n not in row]
+  if missing:
+    raise DataError(f"{table.path}: no row for {len(missing)} {role}(s) of the grid, e.g. "
+                    f"{missing[0]!r}; it must hold every {role} of the SG embedding table.")
+  return table.vectors[[row[n] for n in names]]
