@@ -21,4 +21,11 @@ def get_config():
   config.classifier.epochs = 20  # x graph.steps_per_epoch 20 = 400 full-grid steps
   config.classifier.learning_rate = 1e-2
   config.train.checkpoint_every = 5
+  # What a new node still has (used by cold-start folds; a pairs run trains the cold head idle):
+  config.data.sequence_embeddings = True
+  config.graph.content = True
+  config.graph.degree_prior = 1000.0
+  config.graph.families = True
+  config.graph.cold_head = True
+  config.graph.node_dropout = 0.5
   return config

@@ -29,6 +29,9 @@ def default_config() -> ml_collections.ConfigDict:
   c.data.fetch = True  # fetch missing inputs from their pinned public origins
   c.data.verify_checksums = True
   c.data.dim = 128  # embedding width of each table
+  # Also read the sequence embeddings (the S of SG): the graph model's content features and the
+  # cold-start baselines then use both (mirjax/data/content.py); the paper pipeline never does.
+  c.data.sequence_embeddings = False
   c.data.metric = "euclidean"  # miRNA–gene dissimilarity: 'euclidean' or 'cosine' (1 - cos sim)
   c.data.folds = 5
   c.data.seed = 0  # negative sampling and fold assignment
@@ -98,8 +101,14 @@ def default_config() -> ml_collections.ConfigDict:
   c.graph.cf = True  # co-target cosine CF features
   c.graph.cross_lambda = 50.0  # the two-sided EASE product B_m^T X B_g (0: off)
   c.graph.rp3_beta = 0.5  # RP3beta walk feature (0: off)
-  c.graph.content = False  # SG-embedding-similarity CF features (what a new node still has)
-  c.graph.content_k = 20  # neighbours of the embedding-kNN content feature
+  # What a node without edges (cold start) still has (mirjax/data/content.py): content-similarity
+  # CF features; its degree as a ridge regression on its content predicts it (the ridge lambda,
+  # 0: off); its miRBase family's rows.
+  c.graph.content = False
+  c.graph.content_k = 20  # neighbours of the content-kNN feature
+  c.graph.degree_prior = 0.0
+  c.graph.families = False
+  c.graph.cold_head = False  # a second head scores the pairs of nodes without edges
   c.graph.zscore = True  # each feature also standardized within its row and its column
   c.graph.hidden = 32  # MLP width on the features (0: linear)
   c.graph.dim = 0  # node embedding width (0: none; see README for what embeddings did)
@@ -107,7 +116,8 @@ def default_config() -> ml_collections.ConfigDict:
   c.graph.ids = True  # learned per-node ID embeddings (with dim > 0)
   c.graph.project = True  # a linear projection of the SG embeddings (with dim > 0)
   c.graph.keep = 0.9  # each mask keeps this share of the training edges in the input graph
-  c.graph.node_dropout = 0.0  # share of miRNAs / genes hidden whole from each input graph
+  # Cold-start folds only: share of the new side's nodes hidden whole from each input graph.
+  c.graph.node_dropout = 0.0
   c.graph.steps_per_epoch = 20
   c.graph.steps_per_mask = 4  # optimizer steps on one mask (its features computed once)
   c.graph.val_fraction = 0.1  # inner validation split of the training positives (model selection)
@@ -282,6 +292,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
            "graph.steps_per_mask", g.steps_per_mask, "must divide graph.steps_per_epoch.")
   _require(g.cross_lambda >= 0 and g.rp3_beta >= 0, "graph.cross_lambda/rp3_beta",
            (g.cross_lambda, g.rp3_beta), "must be >= 0 (0: off).")
+  _require(g.degree_prior >= 0, "graph.degree_prior", g.degree_prior, "must be >= 0 (0: off).")
   s = d.synthetic
   for name in ("n_mirna", "n_gene", "n_clusters"):
     _require(s[name] >= 1, f"data.synthetic.{name}", s[name], "must be >= 1.")

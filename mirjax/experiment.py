@@ -24,6 +24,7 @@ from mirjax import atomic, inference, placement, plots, ranking, sweep
 from mirjax import config as config_lib
 from mirjax import predict as predict_lib
 from mirjax import workdir as workdir_lib
+from mirjax.data import content
 from mirjax.data import dataset as dataset_lib
 from mirjax.errors import ConfigError
 from mirjax.evaluation import cv_results, honest
@@ -66,7 +67,7 @@ def _train(config, ds: dataset_lib.Dataset, workdir: str, t0: float) -> dict:
     reps = graph_stage.GraphReplicas.of_run(config, folds)
     workdir_lib.write_header(config, workdir, "train")
     write_dataset_report(ds, workdir)
-    params = graph_stage.train_graph_replicas(config, ds.mirna_vectors, ds.gene_vectors, reps,
+    params = graph_stage.train_graph_replicas(config, content.node_content(ds), reps,
                                               checkpoint_root=checkpoints, metrics_log=log)
     trained = inference.TrainedGraph(config, params, reps.train)
   else:

@@ -41,19 +41,23 @@ def _zscores(f: jnp.ndarray, axis: int) -> jnp.ndarray:
   return (f - f.mean(axis, keepdims=True)) / (f.std(axis, keepdims=True) + 1e-3)
 
 
-def features(x: jnp.ndarray, mirna_vectors: jnp.ndarray, gene_vectors: jnp.ndarray, *,
-             ease_lambdas: tuple, cf: bool, cross_lambda: float, rp3_beta: float, content: bool,
-             content_k: int, zscore: bool) -> jnp.ndarray:
-  """[n_mirna, n_gene, F] features of every pair from the input graph x (float 0/1).
+def features(x: jnp.ndarray, content, *, ease_lambdas: tuple, cf: bool, cross_lambda: float,
+             rp3_beta: float, content_knn: bool, content_k: int, degree_prior: float,
+             families: bool, zscore: bool) -> jnp.ndarray:
+  """[n_mirna, n_gene, F] features of every pair from the input graph x (float 0/1) and the nodes'
+  content (mirjax/data/content.NodeContent).
 
   EASE of both sides per lambda; log degrees; co-target cosine CF of both sides; the two-sided
   EASE product B_m^T x B_g (cross_lambda > 0); RP3beta three-step walks, gene popularity damped by
-  deg^beta (rp3_beta > 0); SG-embedding-similarity CF over all nodes and over each node's
-  content_k nearest nodes with edges (content: defined for nodes without edges too); and, with zscore, every non-degree feature standardized within its miRNA's row and within
-  its gene's column, which turns "high for this pair" into "high for this miRNA / this gene", what a
-  per-node ranking needs.
+  deg^beta (rp3_beta > 0). What a node without edges still has: content-similarity CF over all
+  nodes and over each node's content_k nearest nodes with edges (content_knn); each node's log
+  degree as a ridge regression (lambda degree_prior > 0) on its content predicts it; and the mean
+  row of a miRNA's family members with edges (families). With zscore, every non-degree feature is
+  also standardized within its miRNA's row and within its gene's column, which turns "high for this
+  pair" into "high for this miRNA / this gene", what a per-node ranking needs.
   """
   deg_m, deg_g = x.sum(1, keepdims=True), x.sum(0, keepdims=True)
+  mirna_vectors, gene_vectors = content.mirna, content.gene
   out = []
   for lam in ease_lambdas:
     out += list(ease_sides(x, lam))
@@ -64,16 +68,40 @@ def features(x: jnp.ndarray, mirna_vectors: jnp.ndarray, gene_vectors: jnp.ndarr
   if rp3_beta:
     walk_mg, walk_gm = x / jnp.maximum(deg_m, 1), (x / jnp.maximum(deg_g, 1)).T
     out.append(10 * walk_mg @ (walk_gm @ walk_mg) / jnp.maximum(deg_g, 1) ** rp3_beta)
-  if content:
+  if content_knn:
     sim_m, sim_g = _cosine(mirna_vectors), _cosine(gene_vectors)
     out += [x @ sim_g / (deg_m + 1), sim_m @ x / (deg_g + 1),
             _unit(mirna_vectors) @ _unit(gene_vectors).T,
             _knn_votes(sim_m, x, content_k), _knn_votes(sim_g, x.T, content_k).T]
+  levels = [jnp.log1p(deg_m), jnp.log1p(deg_g)]  # per-node levels, never z-scored
+  if families:
+    members = content.mirna_family * (deg_m.T > 0)
+    n_members = members.sum(1, keepdims=True)
+    out.append(members @ x / jnp.maximum(n_members, 1.0))
+    levels.append((n_members > 0).astype(x.dtype) * 5)
+  if degree_prior:  # a node's log degree, or for a node without edges its content's prediction
+    pred_m = _predicted_log_degree(mirna_vectors, deg_m[:, 0], degree_prior)[:, None]
+    pred_g = _predicted_log_degree(gene_vectors, deg_g[0], degree_prior)[None, :]
+    levels += [jnp.where(deg_m > 0, levels[0], pred_m), jnp.where(deg_g > 0, levels[1], pred_g)]
   if zscore:
     out += [_zscores(f, axis) for f in out for axis in (1, 0)]
-  degrees = [jnp.broadcast_to(jnp.log1p(deg_m), x.shape) / 5,
-             jnp.broadcast_to(jnp.log1p(deg_g), x.shape) / 5]
-  return jnp.stack(out + degrees, -1)
+  return jnp.stack(out + [jnp.broadcast_to(v, x.shape) / 5 for v in levels], -1)
+
+
+def _predicted_log_degree(vectors: jnp.ndarray, degree: jnp.ndarray, lam: float) -> jnp.ndarray:
+  """log(1 + degree) of every node, as a ridge regression on its (standardized) content vector
+  predicts it; fit on the nodes with edges only, so it holds for a node without edges too."""
+  has = (degree > 0).astype(vectors.dtype)[:, None]
+  n = jnp.maximum(has.sum(), 1.0)
+  mean = (vectors * has).sum(0) / n
+  scale = jnp.sqrt((((vectors - mean) * has) ** 2).sum(0) / n) + 1e-6
+  e = (vectors - mean) / scale
+  y = jnp.log1p(degree)
+  y_mean = (y * has[:, 0]).sum() / n
+  fit = e * has
+  w = jnp.linalg.solve(fit.T @ fit + lam * jnp.eye(e.shape[1], dtype=e.dtype),
+                       fit.T @ ((y - y_mean) * has[:, 0]))
+  return e @ w + y_mean
 
 
 def _unit(v: jnp.ndarray) -> jnp.ndarray:

@@ -165,11 +165,12 @@ class TrainedGraph:
   def n_replicas(self) -> int:
     return len(self.train)
 
-  def grid_log_odds(self, mirna_vectors: np.ndarray, gene_vectors: np.ndarray) -> np.ndarray:
-    """[R, n_mirna, n_gene] log-odds of every pair, per replica."""
+  def grid_log_odds(self, content) -> np.ndarray:
+    """[R, n_mirna, n_gene] log-odds of every pair, per replica, given the nodes' content
+    (mirjax/data/content.NodeContent)."""
     net = models.graph_scorer(self.config, *self.train.shape[1:])
-    m, g = jnp.asarray(mirna_vectors), jnp.asarray(gene_vectors)
-    one = jax.jit(jax.vmap(lambda p, x: models.graph_log_odds(net, self.config, p, x, m, g)))
+    content = jax.tree.map(jnp.asarray, content)
+    one = jax.jit(jax.vmap(lambda p, x: models.graph_log_odds(net, self.config, p, x, content)))
     return np.asarray(one(self.params, jnp.asarray(self.train, jnp.float32)))
 
 

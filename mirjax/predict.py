@@ -12,6 +12,7 @@ import pandas as pd
 from absl import logging
 
 from mirjax import atomic, inference, plots
+from mirjax.data import content
 from mirjax.data import dataset as dataset_lib
 from mirjax.errors import MirjaxError
 from mirjax.evaluation import honest
@@ -37,7 +38,7 @@ def load_fold_models(config, ds: dataset_lib.Dataset, workdir: str):
 def fold_grid_log_odds(trained, ds: dataset_lib.Dataset, config) -> np.ndarray:
   """[K, n_mirna, n_gene]: every fold model's log-odds of every grid pair."""
   if isinstance(trained, inference.TrainedGraph):
-    return trained.grid_log_odds(ds.mirna_vectors, ds.gene_vectors)
+    return trained.grid_log_odds(content.node_content(ds))
   return pair_log_odds(trained, ds, all_grid_pairs(ds), config).reshape(-1, *ds.status.shape)
 
 

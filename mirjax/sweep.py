@@ -33,6 +33,7 @@ from absl import logging
 from mirjax import atomic, inference, plots, predict, report
 from mirjax import config as config_lib
 from mirjax import workdir as workdir_lib
+from mirjax.data import content
 from mirjax.data import dataset as dataset_lib
 from mirjax.errors import ConfigError
 from mirjax.evaluation import cv_results, honest
@@ -165,12 +166,12 @@ def _train_group(g: int, members: list[tuple[int, int, int]], points, data, work
         np.stack([data[i].folds[f].train_positive for i, _, f in members]),
         np.stack([data[i].folds[f].allowed_negative for i, _, f in members]),
         np.array([s for _, s, _ in members]), np.array([f for _, _, f in members]),
-        np.array([c.classifier.learning_rate for c in cfgs]))
-    params = graph_stage.train_graph_replicas(cfg, ds0.mirna_vectors, ds0.gene_vectors, reps,
-                                              checkpoint_root=checkpoints, metrics_log=log,
-                                              label_prefix=f"group{g}_")
-    return inference.TrainedGraph(cfg, params, reps.train).grid_log_odds(ds0.mirna_vectors,
-                                                                         ds0.gene_vectors)
+        np.array([c.classifier.learning_rate for c in cfgs]),
+        graph_stage.cold_sides([data[i].folds[f].cold for i, _, f in members]))
+    nodes = content.node_content(ds0)
+    params = graph_stage.train_graph_replicas(cfg, nodes, reps, checkpoint_root=checkpoints,
+                                              metrics_log=log, label_prefix=f"group{g}_")
+    return inference.TrainedGraph(cfg, params, reps.train).grid_log_odds(nodes)
   n_gene = len(ds0.gene_names)
   ids_of = lambda pairs: pairs[:, 0].astype(np.int64) * n_gene + pairs[:, 1]
   pool_ids = np.unique(np.concatenate([ids_of(data[i].ds.pairs) for i in {m[0] for m in members}]))

@@ -119,6 +119,31 @@ def test_embedding_knn_uses_the_nearest_trained_neighbours():
     baselines.embedding_knn(train, vectors[:3], None, 1, "mirna")
 
 
+def test_content_degree_predicts_a_new_nodes_degree_from_its_content():
+  """Planted: each miRNA's degree grows with its first content coordinate; new miRNAs 0-5."""
+  rng = np.random.default_rng(7)
+  vec_m, vec_g = rng.normal(size=(N_MIRNA, 4)), rng.normal(size=(N_GENE, 4))
+  p = 1 / (1 + np.exp(-2 * vec_m[:, :1] + 1))
+  graph = rng.random((N_MIRNA, N_GENE)) < np.broadcast_to(p, (N_MIRNA, N_GENE))
+  train = graph.copy()
+  train[:6] = False
+  predicted = baselines.predicted_log_degree(train, vec_m, 1.0)
+  assert np.corrcoef(predicted[:6], np.log1p(graph[:6].sum(1)))[0, 1] > 0.8
+  scores = baselines.content_degree(train, vec_m, vec_g, 1.0, "mirna")
+  assert roc_auc(graph[:6].ravel(), scores[:6].ravel()) > 0.7
+  # the popularity it multiplies is the partner's training degree
+  np.testing.assert_allclose(scores[10] / scores[10].max(), train.sum(0) / train.sum(0).max())
+
+
+def test_name_family_scores_a_new_mirna_by_its_family_rows():
+  train = np.array([[0, 0, 0, 0], [1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]], bool)
+  family = np.zeros((5, 5))
+  family[0, [1, 2]] = family[1, 0] = family[2, 0] = 1  # 0, 1, 2 one family; 3, 4 none
+  scores = baselines.name_family(train, family)
+  np.testing.assert_allclose(scores[0], [0.5, 1.0, 0.5, 0.0] + 1e-3 * np.array([1, 2, 1, 1]) / 2)
+  assert scores[4].argmax() == 1 and np.ptp(scores[4]) < 1e-3  # no family: popularity, a tie-break
+
+
 def allowed_negatives(graph, hidden):
   """Everything that is neither a training positive nor a (hidden) test pair."""
   return ~graph & ~hidden & (np.arange(graph.size).reshape(graph.shape) % 7 != 0)

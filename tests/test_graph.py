@@ -12,6 +12,7 @@ import pytest
 
 from conftest import synthetic_data_config, tiny_config
 from mirjax import experiment, graph_features
+from mirjax.data import content
 from mirjax.data import dataset as dataset_lib
 from mirjax.evaluation import baselines, honest
 from mirjax.replicas import Replicas
@@ -30,7 +31,7 @@ def test_no_test_pair_in_any_training_role(split):
   ds = dataset_lib.build_dataset(synthetic_data_config(split=split))
   folds = honest.folds(ds, split, 0)
   reps = graph_stage.GraphReplicas.of_run(tiny_config(**GRAPH), folds)
-  val_pos, val_neg = graph_stage.validation_split(reps, 0.1)
+  val_pos, val_neg, excluded = graph_stage.validation_split(reps, 0.1)
   pair_reps = Replicas.of_run(tiny_config(), ds.train_idx)
   for f in folds:
     test = _pairs(f.test_pairs)
@@ -41,6 +42,7 @@ def test_no_test_pair_in_any_training_role(split):
     flat = np.zeros(ds.status.size, bool)
     flat[np.r_[val_pos[f.index], val_neg[f.index]]] = True
     assert not test & _pairs(flat.reshape(ds.status.shape))
+    assert not (flat.reshape(ds.status.shape) & ~excluded[f.index]).any()  # never trained on
     assert reps.train[f.index][np.unravel_index(val_pos[f.index], ds.status.shape)].all()
     assert reps.allowed[f.index][np.unravel_index(val_neg[f.index], ds.status.shape)].all()
     # the pair-feature replica's training rows (positives and its labelled negatives)
@@ -48,6 +50,26 @@ def test_no_test_pair_in_any_training_role(split):
     # nothing recorded in miRTarBase is ever an unlabelled negative
     assert not (reps.allowed[f.index] & (ds.status == dataset_lib.POSITIVE)).any()
     assert not (reps.allowed[f.index] & (ds.status == dataset_lib.RECORD_NOT_FUNCTIONAL)).any()
+
+
+@pytest.mark.parametrize("split, cols", [("mirna", (0,)), ("gene", (1,)), ("both", (0, 1))])
+def test_cold_inner_validation_holds_out_whole_nodes(split, cols):
+  """A cold fold's model is selected on new nodes: its validation pairs' nodes of the cold side
+  have no pair left in training, and the warm side keeps all of its nodes."""
+  ds = dataset_lib.build_dataset(synthetic_data_config(split=split))
+  reps = graph_stage.GraphReplicas.of_run(tiny_config(**GRAPH), honest.folds(ds, split, 0))
+  val_pos, val_neg, excluded = graph_stage.validation_split(reps, 0.1)
+  for r in range(len(reps)):
+    assert reps.cold[r].tolist() == [0 in cols, 1 in cols]
+    rows = np.stack(np.unravel_index(np.r_[val_pos[r], val_neg[r]], ds.status.shape), 1)
+    for col in cols:
+      nodes = np.unique(rows[:, col])
+      mask = excluded[r] if col == 0 else excluded[r].T
+      assert mask[nodes].all()  # every pair of a validation node is out of training
+    assert (reps.train[r] & ~excluded[r]).any()
+    for col in {0, 1} - set(cols):  # whole nodes of the cold side only: the same for every warm node
+      mask = excluded[r] if col == 1 else excluded[r].T
+      assert (mask == mask[:, :1]).all()
 
 
 @pytest.mark.parametrize("split, cols", [("mirna", (0,)), ("gene", (1,)), ("both", (0, 1))])
@@ -75,10 +97,11 @@ def test_graph_features_equal_the_numpy_baselines():
   gene_side, mirna_side = graph_features.ease_sides(jnp.asarray(x, jnp.float32), 7.0)
   np.testing.assert_allclose(np.asarray(gene_side + mirna_side), baselines.ease(x, 7.0),
                              rtol=1e-4, atol=1e-5)
-  f = graph_features.features(jnp.asarray(x, jnp.float32), jnp.asarray(m, jnp.float32),
-                              jnp.asarray(g, jnp.float32), ease_lambdas=(7.0,), cf=True,
-                              cross_lambda=7.0, rp3_beta=0.5, content=True, content_k=3,
-                              zscore=True)
+  nodes = content.NodeContent(jnp.asarray(m, jnp.float32), jnp.asarray(g, jnp.float32),
+                              jnp.zeros((23, 23)))
+  f = graph_features.features(jnp.asarray(x, jnp.float32), nodes, ease_lambdas=(7.0,), cf=True,
+                              cross_lambda=7.0, rp3_beta=0.5, content_knn=True, content_k=3,
+                              degree_prior=0.0, families=False, zscore=True)
   assert f.shape == (23, 17, 3 * (2 + 2 + 1 + 1 + 5) + 2)  # 11 features, 22 z-scores, degrees
   np.testing.assert_allclose(np.asarray(f[..., 0] + f[..., 1]), baselines.ease(x, 7.0),
                              rtol=1e-4, atol=1e-5)
@@ -89,6 +112,37 @@ def test_graph_features_equal_the_numpy_baselines():
   np.testing.assert_allclose(np.asarray(f[0, :, -1]), np.log1p(x.sum(0)) / 5, rtol=1e-6)
   row_z = np.asarray(f[..., 11])  # the first feature standardized within each miRNA's row
   np.testing.assert_allclose(row_z.mean(1), 0, atol=1e-5)
+
+
+def test_cold_start_features_equal_the_numpy_baselines():
+  """The family and predicted-degree features against the NumPy cold-start baselines, on a graph
+  whose rows 0-2 are new (no edges), as a new miRNA's are."""
+  rng = np.random.default_rng(1)
+  x = rng.random((12, 9)) < 0.4
+  x[:3] = False
+  x[:, 0] = False  # and gene 0
+  names = ["hsa-miR-19a-3p", "hsa-miR-7-5p", "hsa-miR-99", "hsa-miR-19b-3p", "hsa-miR-19b-5p",
+           "hsa-miR-7-1-5p", "hsa-let-7a-5p", "hsa-miR-100", "GENE-like", "hsa-miR-20a-5p",
+           "hsa-miR-20b-5p", "hsa-let-7b-5p"]
+  family = content.same_family(names)
+  m, g = rng.normal(size=(12, 4)), rng.normal(size=(9, 4))
+  nodes = content.NodeContent(jnp.asarray(m, jnp.float32), jnp.asarray(g, jnp.float32),
+                              jnp.asarray(family))
+  f = np.asarray(graph_features.features(
+      jnp.asarray(x, jnp.float32), nodes, ease_lambdas=(7.0,), cf=False, cross_lambda=0.0,
+      rp3_beta=0.0, content_knn=False, content_k=3, degree_prior=5.0, families=True,
+      zscore=False))
+  assert f.shape == (12, 9, 2 + 1 + 5)  # EASE x2, family rows; 2 degrees, has-family, 2 imputed
+  # family rows, as the name_family baseline without its popularity tie-break
+  tie_break = 1e-3 * x.sum(0) / x.sum(0).max()
+  np.testing.assert_allclose(f[..., 2], baselines.name_family(x, family) - tie_break, atol=1e-5)
+  assert f[0, :, 2].any() and not f[2, :, 2].any()  # miR-19a has a family with edges, miR-99 not
+  assert f[0, 0, -3] == 5 / 5 and f[2, 0, -3] == 0
+  # degrees, a node without edges taking its content's prediction (as content_degree's)
+  for got, graph, vectors in ((f[:, 0, -2], x, m), (f[0, :, -1], x.T, g)):
+    imputed = np.where(graph.any(1), np.log1p(graph.sum(1)),
+                       baselines.predicted_log_degree(graph, vectors, 5.0))
+    np.testing.assert_allclose(got, imputed / 5, rtol=1e-4)
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +172,19 @@ def test_graph_model_learns_the_planted_graph_and_writes_every_number(graph_run)
   assert not (grids["train_positive"] & grids["test_positive"]).any()
   rows = [json.loads(line) for line in open(os.path.join(w, "metrics.jsonl"))]
   assert {r["stage"] for r in rows} == {"graph"} and all("val_auc" in r for r in rows)
+
+
+def test_cold_start_graph_model_beats_the_partner_popularity(tmp_path):
+  """A new-miRNA run with every cold-start option (content vectors with sequence embeddings,
+  degree prior, families, cold head, node dropout): its model ranks a new miRNA's planted partners
+  above popularity and writes the cold baselines beside it."""
+  cold = {**GRAPH, "data.split": "mirna", "data.sequence_embeddings": True, "graph.content": True,
+          "graph.degree_prior": 10.0, "graph.families": True, "graph.cold_head": True,
+          "graph.node_dropout": 0.5, "graph.content_k": 5}
+  results = experiment.run(tiny_config(**cold), str(tmp_path))
+  h = results["honest"]["summary"]
+  assert {"partner_popularity", "embedding_knn", "content_degree", "name_family"} <= set(h)
+  assert h["model"]["random_auc"]["mean"] > h["partner_popularity"]["random_auc"]["mean"] + 0.1
 
 
 def test_graph_predict_and_query(graph_run, capsys):

@@ -75,6 +75,31 @@ def group_folds(groups: np.ndarray, k: int, rng: np.random.Generator) -> tuple[n
   return folds, int(groups.size - folds.size)
 
 
+def held_out_nodes(train: np.ndarray, cold, n: int, rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray]:
+  """An inner cold-start split of a training graph (bool [n_mirna, n_gene]): (region, excluded).
+
+  Nodes of the cold side(s) (cold: two bools, miRNA and gene) that have edges are held out in
+  random order (for both sides, alternately) until `region`, the pairs whose every cold side is
+  held out, holds >= n training positives; `excluded` is every pair that touches a held-out node,
+  what an inner model must not train on, as the outer cold folds do.
+  """
+  cold = np.asarray(cold, bool)
+  order = [rng.permutation(np.flatnonzero(train.any(axis=1 - side))) for side in (0, 1)]
+  held = [np.zeros(train.shape[side], bool) for side in (0, 1)]
+  sides = [side for side in (0, 1) if cold[side]]
+  for step in range(sum(len(order[side]) for side in sides)):
+    side = sides[step % len(sides)]
+    taken = held[side].sum()
+    if taken < len(order[side]):
+      held[side][order[side][taken]] = True
+    region = np.outer(held[0] | ~cold[0], held[1] | ~cold[1])
+    if (train & region).sum() >= n:
+      return region, np.add.outer(held[0], held[1]) > 0
+  raise ConfigError(f"an inner cold-start split needs {n} training positives on its new side(s); "
+                    f"the training graph has {int(train.sum())}.")
+
+
 def block_folds(mirnas: np.ndarray, genes: np.ndarray, k: int, rng: np.random.Generator
                 ) -> tuple[np.ndarray, np.ndarray, int]:
   """Both-cold folds: (test [k, n], train [k, m], n_left_out); see the module docstring."""

@@ -10,6 +10,7 @@ models they are compared with.
 
 import numpy as np
 
+from mirjax.data import folds
 from mirjax.errors import ConfigError
 from mirjax.evaluation.metrics import roc_auc
 
@@ -20,6 +21,7 @@ DEFAULT_GRIDS = {
     "truncated_svd": (8, 16, 32, 48, 64, 96),
     "ease": (1, 5, 10, 20, 50, 100, 200, 500),
     "embedding_knn": (5, 10, 20, 50),
+    "content_degree": (10, 100, 1000, 10000),
 }
 
 
@@ -148,44 +150,84 @@ def embedding_knn(train, mirna_vectors, gene_vectors, k: int, side: str) -> np.n
   return scores
 
 
+def predicted_log_degree(train, vectors, lam: float) -> np.ndarray:
+  """log(1 + degree) of every node (row of train) by a ridge regression on its standardized
+  content vector, fit on the rows with edges: what a new node's content says of its degree."""
+  x, v = _matrix(train), np.asarray(vectors, np.float64)
+  has = x.any(axis=1)
+  e = (v - v[has].mean(0)) / (v[has].std(0) + 1e-6)
+  y = np.log1p(x.sum(axis=1))
+  w = np.linalg.solve(e[has].T @ e[has] + lam * np.eye(e.shape[1]), e[has].T @ (y[has] - y[has].mean()))
+  return e @ w + y[has].mean()
+
+
+def content_degree(train, mirna_vectors, gene_vectors, lam: float, side: str) -> np.ndarray:
+  """Cold-start popularity with the new node's degree predicted from its content: the partner's
+  training degree times the new node's predicted degree (both new: the two predictions)."""
+  if side not in ("mirna", "gene", "both"):
+    raise ConfigError(f"side must be 'mirna', 'gene' or 'both'; got {side!r}.")
+  x = _matrix(train)
+  deg_m, deg_g = x.sum(axis=1), x.sum(axis=0)
+  if side in ("mirna", "both"):
+    deg_m = np.expm1(predicted_log_degree(train, mirna_vectors, lam))
+  if side in ("gene", "both"):
+    deg_g = np.expm1(predicted_log_degree(np.asarray(train).T, gene_vectors, lam))
+  return np.outer(deg_m, deg_g)
+
+
+def name_family(train, same_family) -> np.ndarray:
+  """Cold-start CF by miRBase family (mirjax/data/content.py): a miRNA scores each gene by the mean
+  row of its family members with training edges; ties (no such member) go by gene popularity."""
+  x = _matrix(train)
+  members = np.asarray(same_family, np.float64) * x.any(axis=1)[None, :]
+  rows = members @ x / np.maximum(members.sum(axis=1, keepdims=True), 1.0)
+  return rows + 1e-3 * _scaled_by_max(np.broadcast_to(x.sum(axis=0), x.shape))
+
+
 # The tunable baselines: the function and the name of the one hyperparameter `select` chooses.
-_TUNABLE = {"truncated_svd": (truncated_svd, "rank"), "ease": (ease, "lam"),
-            "embedding_knn": (embedding_knn, "k")}
+TUNABLE = {"truncated_svd": (truncated_svd, "rank"), "ease": (ease, "lam"),
+            "embedding_knn": (embedding_knn, "k"), "content_degree": (content_degree, "lam")}
 
 
-def inner_split(train, allowed_negatives, rng: np.random.Generator, fraction: float = 0.1):
+def inner_split(train, allowed_negatives, rng: np.random.Generator, fraction: float = 0.1,
+                cold=(False, False)):
   """(inner training matrix, held-out positives, inner negatives), pairs as (rows, cols).
 
   Holds out `fraction` of the training positives and samples as many negatives from
   `allowed_negatives` (pairs that are neither training positives nor test pairs), so nothing of
-  the test fold is ever scored.
+  the test fold is ever scored. With a cold side (cold: miRNA, gene), whole nodes of that side are
+  held out instead (mirjax/data/folds.held_out_nodes), as the cold-start test fold holds them.
   """
   train, allowed = np.asarray(train, bool), np.asarray(allowed_negatives, bool)
   if (train & allowed).any():
     raise ConfigError("allowed_negatives overlaps the training positives.")
-  positives, negatives = np.flatnonzero(train), np.flatnonzero(allowed)
-  n = max(1, round(fraction * positives.size))
-  if n > negatives.size or n >= positives.size:
+  n = max(1, round(fraction * train.sum()))
+  region, inner = np.ones_like(train), train.copy()
+  if any(cold):
+    region, excluded = folds.held_out_nodes(train, cold, n, rng)
+    inner &= ~excluded
+  positives, negatives = np.flatnonzero(train & region), np.flatnonzero(allowed & region)
+  if n > negatives.size or n >= train.sum():
     raise ConfigError(f"cannot hold out {n} of {positives.size} training positives against "
                       f"{negatives.size} allowed negatives.")
   held = rng.choice(positives, n, replace=False)
-  inner = train.copy()
   inner.flat[held] = False
   sampled = rng.choice(negatives, n, replace=False)
   return inner, np.unravel_index(held, train.shape), np.unravel_index(sampled, train.shape)
 
 
 def select(train, allowed_negatives, name: str, grid, rng: np.random.Generator,
-           **fixed) -> tuple[int | float, dict]:
-  """(best hyperparameter value, {value: inner AUC}) for baseline `name` over `grid`.
+           cold=(False, False), **fixed) -> tuple[int | float, dict]:
+  """(best hyperparameter value, {value: inner AUC}) for baseline `name` over `grid`, on an
+  inner split (`inner_split`, cold as there).
 
   `fixed` carries the baseline's other arguments (e.g. the vectors and side of embedding_knn).
   Ties go to the first grid value.
   """
-  if name not in _TUNABLE:
-    raise ConfigError(f"no hyperparameter to select for {name!r}; tunable: {tuple(_TUNABLE)}.")
-  function, parameter = _TUNABLE[name]
-  inner, held, sampled = inner_split(train, allowed_negatives, rng)
+  if name not in TUNABLE:
+    raise ConfigError(f"no hyperparameter to select for {name!r}; tunable: {tuple(TUNABLE)}.")
+  function, parameter = TUNABLE[name]
+  inner, held, sampled = inner_split(train, allowed_negatives, rng, cold=cold)
   labels = np.r_[np.ones(held[0].size), np.zeros(sampled[0].size)]
   table = {}
   for value in grid:

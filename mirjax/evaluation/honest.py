@@ -20,6 +20,7 @@ import dataclasses
 import numpy as np
 
 from mirjax import rng
+from mirjax.data import content
 from mirjax.data import dataset as dataset_lib
 from mirjax.evaluation import baselines, metrics, ranking_metrics
 
@@ -28,9 +29,6 @@ TEST_SETS = ("own", "random")
 METRICS = ("random_auc", "random_aupr", "mirna_recall@20", "gene_recall@20", "mirna_mrr",
            "gene_mrr", "low_degree_auc", "own_auc", "own_aupr", "mirna_recall@10",
            "mirna_recall@50", "gene_recall@10", "gene_recall@50")
-# Baselines of every protocol, and those added for cold start (a new node has no graph at all).
-STANDARD_BASELINES = ("distance",) + baselines.BASELINES
-COLD_BASELINES = ("partner_popularity", "embedding_knn")
 _COLD_SIDE = {(0,): "mirna", (1,): "gene", (0, 1): "both"}
 
 
@@ -116,14 +114,20 @@ def baseline_scores(ds: dataset_lib.Dataset, fold: Fold, data_seed: int) -> tupl
                                        {"truncated_svd": ranks})
   scores = {"distance": -ds.dissimilarity, **scores}
   chosen = {name: value for name, (value, _) in selected.items()}
-  if fold.cold:
+  if fold.cold:  # what a new node still has: its partners' degrees, its content, its name
     side = _COLD_SIDE[fold.cold]
-    vectors = dict(mirna_vectors=ds.mirna_vectors, gene_vectors=ds.gene_vectors, side=side)
-    k, _ = baselines.select(fold.train_positive, fold.allowed_negative, "embedding_knn",
-                            baselines.DEFAULT_GRIDS["embedding_knn"], draw, **vectors)
+    nodes = content.node_content(ds)
+    vectors = dict(mirna_vectors=nodes.mirna, gene_vectors=nodes.gene, side=side)
     scores["partner_popularity"] = baselines.partner_popularity(fold.train_positive, side)
-    scores["embedding_knn"] = baselines.embedding_knn(fold.train_positive, k=k, **vectors)
-    chosen["embedding_knn"] = k
+    for name in ("embedding_knn", "content_degree"):
+      value, _ = baselines.select(fold.train_positive, fold.allowed_negative, name,
+                                  baselines.DEFAULT_GRIDS[name], draw,
+                                  cold=(0 in fold.cold, 1 in fold.cold), **vectors)
+      function, parameter = baselines.TUNABLE[name]
+      scores[name] = function(fold.train_positive, **{parameter: value}, **vectors)
+      chosen[name] = value
+    if side == "mirna":
+      scores["name_family"] = baselines.name_family(fold.train_positive, nodes.mirna_family)
   return scores, chosen
 
 

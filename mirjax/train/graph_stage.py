@@ -3,8 +3,9 @@
 Each replica (fold × seed × sweep point) carries its training interaction matrix and the pairs it
 may sample as unlabelled negatives (mirjax/evaluation/honest.py builds both from the fold, so no
 test pair is ever among them). A step:
-  1. masks the replica's graph: each edge kept with probability `graph.keep`, and with
-     `graph.node_dropout` whole miRNAs/genes hidden, as a new node is at test time;
+  1. masks the replica's graph: each edge kept with probability `graph.keep`; and, for a replica
+     whose test nodes are new (cold start), each node of that side hidden whole with probability
+     `graph.node_dropout`, as a new node is at test time;
   2. computes the pair features and the propagation matrix from that input graph only (once per
      mask; `graph.steps_per_mask` optimizer steps use them);
   3. scores the whole grid and takes a logistic loss: the edges the mask removed are the positives,
@@ -14,8 +15,9 @@ single pairs (ID embeddings, graph.dim > 0) could learn from that absence which 
 (they are never pushed down); the default model has no per-pair or per-node parameters, only
 functions of the graph, so it cannot.
 An inner validation split (graph.val_fraction of the training positives, never in any input graph or
-target, against as many held-out allowed pairs) scores every epoch; the best epoch's parameters are
-kept. This is the model selection, and it never sees the test fold. At prediction time the input
+target, against as many held-out allowed pairs; for a cold-start fold, the pairs of held-out nodes:
+`validation_split`) scores every epoch; the best epoch's parameters are kept. This is the model
+selection, and it never sees the test fold. At prediction time the input
 graph is the replica's whole training graph.
 """
 
@@ -29,6 +31,7 @@ import numpy as np
 import optax
 
 from mirjax import graph_features, models, rng
+from mirjax.data import folds as folds_lib
 from mirjax.placement import Placement
 from mirjax.replicas import GRAPH_STAGE
 from mirjax.train import loop
@@ -44,6 +47,7 @@ class GraphReplicas:
   seeds: np.ndarray  # int [R]
   folds: np.ndarray  # int [R]
   learning_rate: np.ndarray  # float [R]
+  cold: np.ndarray  # bool [R, 2]: whether the replica's test miRNAs (genes) are new nodes
 
   def __len__(self) -> int:
     return len(self.train)
@@ -54,19 +58,40 @@ class GraphReplicas:
     k = len(folds)
     return cls(np.stack([f.train_positive for f in folds]),
                np.stack([f.allowed_negative for f in folds]), np.full(k, cfg.seed), np.arange(k),
-               np.full(k, cfg.classifier.learning_rate))
+               np.full(k, cfg.classifier.learning_rate), cold_sides([f.cold for f in folds]))
 
 
-def validation_split(reps: GraphReplicas, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-  """Flat indices [R, n] of each replica's inner validation positives and negatives, drawn from
-  the stream (seed, 'graph', fold)."""
+def cold_sides(colds) -> np.ndarray:
+  """bool [R, 2] from each replica's Fold.cold, the pair columns whose test nodes are new."""
+  return np.array([[0 in c, 1 in c] for c in colds], bool).reshape(-1, 2)
+
+
+def validation_split(reps: GraphReplicas, fraction: float
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """Each replica's inner validation, drawn from the stream (seed, 'graph', fold): flat indices
+  [R, n] of its positives and negatives, and bool [R, n_mirna, n_gene], the pairs it keeps out of
+  its training (its input graphs, targets and sampled negatives).
+
+  A replica tested on pairs holds out n of its training positives and n allowed pairs. A replica
+  tested on new nodes holds out whole nodes of that side, as the test fold does (validation pairs
+  are those nodes' pairs; no pair that touches them is trained on), so the epoch it keeps is the
+  best on new nodes, not on new pairs of known ones.
+  """
   n = int(round(fraction * reps.train.sum(axis=(1, 2)).min()))  # one static size for all
-  pos, neg = [], []
-  for train, allowed, seed, fold in zip(reps.train, reps.allowed, reps.seeds, reps.folds):
+  pos, neg, out = [], [], []
+  for train, allowed, seed, fold, cold in zip(reps.train, reps.allowed, reps.seeds, reps.folds,
+                                              reps.cold):
     draw = rng.generator(seed, GRAPH_STAGE, fold)
-    pos.append(np.sort(draw.choice(np.flatnonzero(train), n, replace=False)))
-    neg.append(np.sort(draw.choice(np.flatnonzero(allowed), n, replace=False)))
-  return np.stack(pos).astype(np.int32), np.stack(neg).astype(np.int32)
+    region, excluded = (folds_lib.held_out_nodes(train, cold, n, draw) if cold.any()
+                        else (np.ones_like(train), np.zeros_like(train)))
+    p = np.sort(draw.choice(np.flatnonzero(train & region), n, replace=False))
+    q = np.sort(draw.choice(np.flatnonzero(allowed & region), n, replace=False))
+    if not cold.any():
+      excluded.flat[np.r_[p, q]] = True
+    pos.append(p)
+    neg.append(q)
+    out.append(excluded)
+  return np.stack(pos).astype(np.int32), np.stack(neg).astype(np.int32), np.stack(out)
 
 
 def _auc(pos_scores, neg_scores):
@@ -80,12 +105,11 @@ def make_epoch_fn(net, cfg, tx: optax.GradientTransformation):
 
   def epoch_fn(state, data):
     shape = data["train"].shape
-    held = jnp.zeros(shape[0] * shape[1]).at[data["val_pos"]].set(1.0).at[data["val_neg"]].set(1.0)
-    x, allowed = data["train"] * (1 - held.reshape(shape)), data["allowed"] * (1 - held.reshape(shape))
-    m, gv = data["mirna"], data["gene"]
+    x, allowed = data["train"] * (1 - data["excluded"]), data["allowed"] * (1 - data["excluded"])
+    content = data["content"]
 
     def loss_fn(params, feats, adjacency, targets):
-      s = net.apply({"params": params}, feats, adjacency, m, gv)
+      s = net.apply({"params": params}, feats, adjacency, content)
       pos = (jax.nn.softplus(-s) * targets).sum() / jnp.maximum(targets.sum(), 1.0)
       neg = (jax.nn.softplus(s) * allowed).sum() / jnp.maximum(allowed.sum(), 1.0)
       return pos + neg
@@ -93,10 +117,10 @@ def make_epoch_fn(net, cfg, tx: optax.GradientTransformation):
     def one_mask(carry, key):
       k_edge, k_m, k_g = jax.random.split(key, 3)
       keep = jax.random.bernoulli(k_edge, g.keep, shape)
-      keep &= jax.random.bernoulli(k_m, 1.0 - g.node_dropout, (shape[0], 1))
-      keep &= jax.random.bernoulli(k_g, 1.0 - g.node_dropout, (1, shape[1]))
+      keep &= jax.random.bernoulli(k_m, 1.0 - data["node_dropout"][0], (shape[0], 1))
+      keep &= jax.random.bernoulli(k_g, 1.0 - data["node_dropout"][1], (1, shape[1]))
       x_in = x * keep
-      feats = jax.lax.stop_gradient(models.graph_inputs(cfg, x_in, m, gv))
+      feats = jax.lax.stop_gradient(models.graph_inputs(cfg, x_in, content))
       adjacency = graph_features.normalized_adjacency(x_in)
 
       def step(carry, _):
@@ -110,7 +134,7 @@ def make_epoch_fn(net, cfg, tx: optax.GradientTransformation):
     keys = jax.random.split(jax.random.fold_in(state["key"], state["epoch"]), masks)
     (params, opt_state), losses = jax.lax.scan(one_mask, (state["params"], state["opt_state"]),
                                                keys)
-    s = models.graph_log_odds(net, cfg, params, x, m, gv).reshape(-1)
+    s = models.graph_log_odds(net, cfg, params, x, content).reshape(-1)
     val_auc = _auc(s[data["val_pos"]], s[data["val_neg"]])
     better = val_auc > state["best_val_auc"]
     best = jax.tree.map(lambda new, old: jnp.where(better, new, old), params, state["best_params"])
@@ -122,12 +146,11 @@ def make_epoch_fn(net, cfg, tx: optax.GradientTransformation):
   return epoch_fn
 
 
-def init_state(net, cfg, key, n_mirna: int, n_gene: int, mirna_vectors, gene_vectors,
+def init_state(net, cfg, key, n_mirna: int, n_gene: int, content,
                tx: optax.GradientTransformation) -> dict:
   k_init, k_steps = jax.random.split(key)
   x = jnp.zeros((n_mirna, n_gene))
-  params = net.init(k_init, models.graph_inputs(cfg, x, mirna_vectors, gene_vectors), x,
-                    mirna_vectors, gene_vectors)["params"]
+  params = net.init(k_init, models.graph_inputs(cfg, x, content), x, content)["params"]
   state = loop.init_state(params, {}, tx, k_steps)
   return {**state, "best_params": params, "best_val_auc": jnp.asarray(-1.0)}
 
@@ -137,23 +160,25 @@ def optimizer(cfg) -> optax.GradientTransformation:
   return optax.adamw(1.0, weight_decay=cfg.graph.weight_decay)
 
 
-def train_graph_replicas(cfg: ml_collections.ConfigDict, mirna_vectors: np.ndarray,
-                         gene_vectors: np.ndarray, reps: GraphReplicas, *, checkpoint_root: str,
-                         metrics_log: MetricsLog, label_prefix: str = "") -> dict:
-  """Trains every replica; returns the best-epoch parameters, stacked [R, ...]."""
+def train_graph_replicas(cfg: ml_collections.ConfigDict, content, reps: GraphReplicas, *,
+                         checkpoint_root: str, metrics_log: MetricsLog,
+                         label_prefix: str = "") -> dict:
+  """Trains every replica on the nodes' content (mirjax/data/content.NodeContent); returns the
+  best-epoch parameters, stacked [R, ...]."""
   n_mirna, n_gene = reps.train.shape[1:]
   net = models.graph_scorer(cfg, n_mirna, n_gene)
   tx = optimizer(cfg)
-  m, g = jnp.asarray(mirna_vectors), jnp.asarray(gene_vectors)
+  content = jax.tree.map(jnp.asarray, content)
   keys = jax.vmap(lambda s, f: rng.key(s, GRAPH_STAGE, f))(jnp.asarray(reps.seeds),
                                                            jnp.asarray(reps.folds))
-  state = jax.vmap(lambda k: init_state(net, cfg, k, n_mirna, n_gene, m, g, tx))(keys)
-  val_pos, val_neg = validation_split(reps, cfg.graph.val_fraction)
+  state = jax.vmap(lambda k: init_state(net, cfg, k, n_mirna, n_gene, content, tx))(keys)
+  val_pos, val_neg, excluded = validation_split(reps, cfg.graph.val_fraction)
   data = loop.ReplicaData(
       own={"train": reps.train.astype(np.float32), "allowed": reps.allowed.astype(np.float32),
-           "val_pos": val_pos, "val_neg": val_neg,
+           "val_pos": val_pos, "val_neg": val_neg, "excluded": excluded.astype(np.float32),
+           "node_dropout": (cfg.graph.node_dropout * reps.cold).astype(np.float32),
            "learning_rate": reps.learning_rate.astype(np.float32)},
-      shared={"mirna": m, "gene": g})
+      shared={"content": content})
   name = label_prefix + GRAPH_STAGE
   stage = loop.Stage(name=name, epochs=cfg.classifier.epochs, batch_size=1,
                      n_fit=cfg.graph.steps_per_epoch,
