@@ -1,6 +1,6 @@
 """The graph model: finds candidate miRNA–gene interactions from the known-interaction graph.
 
-Launch (about 1 min on the 2-core AMD EPYC dev machine):
+Launch (about 2 min on the 2-core AMD EPYC dev machine):
   MIRJAX_DATA_DIR=../shared/data/raw python launch.py --config=configs/graph.py --workdir=runs/graph
 then `--mode=predict` and `--mode=query --mirna=hsa-miR-335-5p` with the same flags.
 
@@ -8,7 +8,10 @@ Each fold's model learns from that fold's training positives only (mirjax/train/
 EASE, CF and degree features of a masked copy of the training graph, an MLP on them, and node
 embeddings; it is judged on held-out validated pairs against random never-labelled pairs and on full
 rankings, beside EASE, SVD, CF, degree and distance baselines on the same folds (results.json,
-`honest`). Cold start: add --config.data.split=mirna (or gene, both).
+`honest`). Cold start: add --config.data.split=mirna (or gene, both). A new node is scored from what
+it still has (mirjax/data/content.py): its SG and sequence embeddings (content kNN, its degree as
+they predict it), a miRNA's miRBase family, its partner's degree; by a second head trained on nodes
+hidden whole from the input graph, and selected on inner splits that hold whole nodes out.
 """
 
 from mirjax.config import default_config

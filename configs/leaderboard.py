@@ -1,6 +1,6 @@
 """The leaderboard: every model family × every protocol, beside the baselines on the same folds.
 
-Launch (about 40 min on the 2-core AMD EPYC dev machine):
+Launch (43 min on the 2-core AMD EPYC dev machine, sharing it with a test run for 23 of them):
   MIRJAX_DATA_DIR=../shared/data/raw python launch.py --config=configs/leaderboard.py \\
       --workdir=runs/leaderboard
 

@@ -199,8 +199,10 @@ def write(workdir: str, config, table: pd.DataFrame, per_replica: pd.DataFrame,
       "is in the bottom third of training degree. No test pair is in any training role.",
       "- Baselines, on the same folds, tuned on inner splits of the training positives: distance "
       "(minus the embedding dissimilarity), degree product, neighbourhood CF, truncated SVD, EASE; "
-      "for cold start also partner popularity and embedding-kNN CF. Mean ± sample std over folds "
-      "× seeds (baselines: folds).",
+      "for cold start also partner popularity, content-kNN CF, partner popularity × the new "
+      "node's content-predicted degree (`content_degree`) and, for a new miRNA, its miRBase "
+      "family's mean row (`name_family`), tuned on inner splits that hold whole nodes out. Mean ± "
+      "sample std over folds × seeds (baselines: folds).",
       "- Versions: " + ", ".join(f"{k} {v}" for k, v in provenance.versions().items()), "",
       "## Leaderboard", ""] + _leaderboards(table)
   for title, name in figures:
