@@ -1,6 +1,6 @@
 """Training throughput of mirjax's stages against PyTorch and the same-shape GEMM ceiling.
 
-Run (about 10 minutes on 2 CPU cores; --quick for a 1-minute smoke run):
+Run (about 10 minutes on 2 CPU cores; --quick for a 2-minute smoke run):
   python -m benchmarks.throughput --out=benchmarks/results
 Writes `throughput.json`, `throughput.md` and `replicas.png` into --out.
 
@@ -8,10 +8,12 @@ Every timing excludes compilation (one warm-up call first) and is the median of 
 calls; the setups are interleaved (A B C A B C ...) so that machine noise hits them alike.
 Nothing here asserts a time: it measures and reports.
 
-PyTorch is measured three ways: in this process, interleaved with mirjax, with glibc's malloc
-thresholds fixed (its fast and stable mode); alone in a few fresh processes with the thresholds fixed;
-and alone with malloc as it comes, as a user would run it (bimodal: see torch_reference.py). "vs
-PyTorch" divides by the fastest of these; the last column by the default-malloc median.
+PyTorch is measured: in this process, interleaved with mirjax, with glibc's malloc thresholds fixed
+(its fast and stable mode); alone in a few fresh processes, with the thresholds fixed and with malloc
+as it comes (bimodal: see torch_reference.py); and as a user with K folds on K cores would run it,
+one single-threaded process per core started together and summed (malloc fixed, as it comes, and
+with bfloat16 autocast). "vs PyTorch" divides by the fastest float32 PyTorch row, "vs PyTorch bf16"
+by the fastest bfloat16 one. The host's CPU model and its matmul-relevant flags are recorded.
 
 FLOP model (multiply-adds count 2): per LSTM layer and time step, the input projection
 2*F*4H plus the recurrent matmul 2*H*4H; the head 2*H*2. Training = 3 x forward (forward, plus
@@ -49,6 +51,7 @@ STEP_FEATURES, IN_DIM, LAYERS, HIDDEN = 16, 272, 3, 128
 TORCH_FIXED = "PyTorch nn.LSTM, one model, in this process (glibc malloc thresholds fixed)"
 TORCH_FRESH_FIXED = "PyTorch nn.LSTM, one model, alone (malloc thresholds fixed, median of {n} processes)"
 TORCH_FRESH_DEFAULT = "PyTorch nn.LSTM, one model, alone (default glibc malloc, median of {n} processes)"
+TORCH_PER_CORE = "PyTorch nn.LSTM{bf16}, {k} processes x 1 thread, one model each, summed ({malloc})"
 PAPER = {"folds": 5, "lstm_epochs": 200, "ae_epochs": 200, "lstm_train_pairs": 24864,
          "ae_fit_pairs": 19891, "ae_batch": 64, "lstm_batch": 128}
 
@@ -177,23 +180,50 @@ def torch_setup(batch: int, n_batches: int, hidden: int = HIDDEN):
   return epoch, samples
 
 
-def torch_fresh_processes(n: int, n_batches: int, repeats: int, fixed_malloc: bool) -> list[float]:
-  """samples/s of the PyTorch reference in `n` fresh processes, as a user would run it: with glibc's
-  malloc as it comes, or with its thresholds fixed ([] without torch)."""
+def _torch_processes(n: int, n_batches: int, repeats: int, *, fixed_malloc: bool,
+                     threads: int = 0, bf16: bool = False, start_at: float = 0.0) -> list[dict]:
+  """Starts `n` PyTorch reference processes at once and returns their JSON lines ([] without torch
+  or if one fails)."""
   if importlib.util.find_spec("torch") is None:
     return []
+  command = [sys.executable, "-m", "benchmarks.torch_reference", f"--torch_batches={n_batches}",
+             f"--torch_repeats={repeats}", f"--torch_fixed_malloc={fixed_malloc}",
+             f"--torch_threads={threads}", f"--torch_bf16={bf16}", f"--torch_start_at={start_at}"]
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=root) for _ in range(n)]
+  outs = [p.communicate() for p in procs]
+  if any(p.returncode for p in procs):
+    logging.warning("PyTorch reference process failed: %s",
+                    next(err for p, (_, err) in zip(procs, outs) if p.returncode)[-500:])
+    return []
+  return [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
+
+
+def torch_fresh_processes(n: int, n_batches: int, repeats: int, fixed_malloc: bool) -> list[float]:
+  """samples/s of the PyTorch reference in `n` fresh processes, one after another, as a user would
+  run it: with glibc's malloc as it comes, or with its thresholds fixed ([] without torch)."""
   out = []
   for _ in range(n):
-    p = subprocess.run([sys.executable, "-m", "benchmarks.torch_reference",
-                        f"--torch_batches={n_batches}", f"--torch_repeats={repeats}",
-                        f"--torch_fixed_malloc={fixed_malloc}"],
-                       capture_output=True, text=True, check=False,
-                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    if p.returncode:
-      logging.warning("PyTorch reference process failed: %s", p.stderr[-500:])
-      return out
-    out.append(json.loads(p.stdout.strip().splitlines()[-1])["samples_per_s"])
+    runs = _torch_processes(1, n_batches, repeats, fixed_malloc=fixed_malloc)
+    if not runs:
+      break
+    out.append(runs[0]["samples_per_s"])
   return out
+
+
+def torch_per_core(n_batches: int, repeats: int, *, fixed_malloc: bool, bf16: bool) -> dict | None:
+  """One single-threaded PyTorch process per core, started together (the timed epochs begin at one
+  agreed time, after every process has imported and warmed up): the summed rate is all their
+  samples over the window from the first start to the last end, so a straggler only lowers it."""
+  cores = len(os.sched_getaffinity(0))
+  runs = _torch_processes(cores, n_batches, repeats, fixed_malloc=fixed_malloc, threads=1,
+                          bf16=bf16, start_at=time.time() + 20.0)
+  if not runs:
+    return None
+  window = max(r["end"] for r in runs) - min(r["start"] for r in runs)
+  return {"processes": cores, "samples_per_s": sum(r["samples"] for r in runs) / window,
+          "per_process": [r["samples_per_s"] for r in runs], "late": any(r["late"] for r in runs)}
 
 
 def main(argv):
@@ -204,7 +234,8 @@ def main(argv):
   n_batches = 4 if quick else _BATCHES.value
   folds = PAPER["folds"]
   flops = lstm_flops_per_sample()
-  out = {"host": provenance.devices(), "versions": provenance.versions(), "cpu_devices": cpu_devices,
+  out = {"host": provenance.devices(), "cpu": provenance.cpu(), "versions": provenance.versions(),
+         "cpu_devices": cpu_devices,
          "xla_flags": os.environ.get("XLA_FLAGS", ""),
          "flops_per_sample": flops, "repeats": repeats, "batches_per_epoch": n_batches}
 
@@ -257,18 +288,28 @@ def main(argv):
     out["pytorch_processes"]["fixed_malloc" if fixed else "default_malloc"] = runs
     if runs:
       throughputs[label.format(n=len(runs))] = statistics.median(runs)
+  # PyTorch as a user with one fold per core runs it: single-threaded processes, side by side.
+  out["pytorch_per_core"] = {}
+  for fixed, bf16 in ((True, False), (False, False), (True, True)):
+    run = torch_per_core(n_batches, repeats, fixed_malloc=fixed, bf16=bf16)
+    if run:
+      malloc = "malloc thresholds fixed" if fixed else "default glibc malloc"
+      name = TORCH_PER_CORE.format(bf16=" bf16 autocast" if bf16 else "", k=run["processes"],
+                                   malloc=malloc)
+      out["pytorch_per_core"][name] = run
+      throughputs[name] = run["samples_per_s"]
   rows = [{"setup": name, "samples_per_s": sps, "gflops": sps * flops / 1e9,
-           "pct_of_gemm_ceiling": 100 * sps * flops / 1e9 / ceiling}
+           "pct_of_gemm_ceiling": 100 * sps * flops / 1e9 / ceiling,
+           "precision": "bfloat16" if "bf16" in name or "bfloat16" in name else "float32"}
           for name, sps in throughputs.items()]
   out["lstm"] = rows
-  # The strongest PyTorch measurement is the reference; the default-malloc median is what a user
-  # typically gets.
-  torch_sps = max((v for k, v in throughputs.items() if k.startswith("PyTorch")), default=None)
-  default_runs = out["pytorch_processes"]["default_malloc"]
-  torch_default = statistics.median(default_runs) if default_runs else None
+  # The reference of each precision is the strongest PyTorch measurement of that precision.
+  best_torch = {p: max((r["samples_per_s"] for r in rows
+                        if r["setup"].startswith("PyTorch") and r["precision"] == p), default=None)
+                for p in ("float32", "bfloat16")}
   for r in rows:
-    r["vs_pytorch"] = r["samples_per_s"] / torch_sps if torch_sps else None
-    r["vs_pytorch_default_malloc"] = r["samples_per_s"] / torch_default if torch_default else None
+    for key, p in (("vs_pytorch", "float32"), ("vs_pytorch_bf16", "bfloat16")):
+      r[key] = r["samples_per_s"] / best_torch[p] if best_torch[p] else None
     # Full protocol: each fold model sees 24,864 pairs per epoch for 200 epochs.
     r["paper_lstm_minutes"] = (PAPER["lstm_train_pairs"] * folds * PAPER["lstm_epochs"]
                                / r["samples_per_s"] / 60)
@@ -301,29 +342,36 @@ def main(argv):
     pts = [(int(p["point"].split(",")[0].split("=")[1]), p["samples_per_s"]) for p in out["sweep"]
            if p["point"].endswith("batch=128")]
     plots.replica_scaling(os.path.join(_OUT.value, "replicas.png"), [p[0] for p in pts],
-                          [p[1] for p in pts], torch_sps)
+                          [p[1] for p in pts], best_torch["float32"])
   print(to_markdown(out))
 
 
 def to_markdown(out: dict) -> str:
-  lines = [f"CPU devices: {out['cpu_devices']} (XLA_FLAGS: `{out['xla_flags'] or 'none'}`)", "",
+  flags = ", ".join(f for f, on in out["cpu"]["flags"].items() if on) or "none of interest"
+  lines = [f"CPU: {out['cpu']['model']}, {out['cpu']['logical_cores']} logical cores "
+           f"(flags: {flags}); XLA CPU devices: {out['cpu_devices']} "
+           f"(XLA_FLAGS: `{out['xla_flags'] or 'none'}`)", "",
            f"FLOPs per training sample (model in the module docstring): {out['flops_per_sample'] / 1e6:.1f} M",
            "", "| GEMM (float32, every device at once) | GFLOP/s |", "|---|---|"]
   lines += [f"| {k} | {v:.0f} |" for k, v in out["gemm_gflops"].items()]
   lines += ["", "| LSTM training setup | samples/s | GFLOP/s | % of GEMM ceiling | "
-            "vs PyTorch (its best row) | vs PyTorch (default malloc) | "
+            "vs PyTorch f32 (its best row) | vs PyTorch bf16 (its best row) | "
             "paper protocol, min (LSTM / total with AE) |", "|---|---|---|---|---|---|---|"]
   ratio = lambda v: f"{v:.2f}x" if v else "n/a"
   for r in out["lstm"]:
     total = "n/a" if r["paper_total_minutes"] is None else f"{r['paper_total_minutes']:.0f}"
     lines.append(f"| {r['setup']} | {r['samples_per_s']:,.0f} | {r['gflops']:.0f} | "
                  f"{r['pct_of_gemm_ceiling']:.0f} % | {ratio(r['vs_pytorch'])} | "
-                 f"{ratio(r['vs_pytorch_default_malloc'])} | {r['paper_lstm_minutes']:.0f} / "
+                 f"{ratio(r['vs_pytorch_bf16'])} | {r['paper_lstm_minutes']:.0f} / "
                  f"{total} |")
   for mode, runs in out.get("pytorch_processes", {}).items():
     if runs:
       lines += ["", f"PyTorch alone, one process each ({mode.replace('_', ' ')}), samples/s: " +
                 ", ".join(f"{v:,.0f}" for v in runs) + "."]
+  for name, run in out.get("pytorch_per_core", {}).items():
+    lines += ["", f"{name}: per process " + ", ".join(f"{v:,.0f}" for v in run["per_process"]) +
+              " samples/s" + (" (a process started late: the sum is a lower bound)." if run["late"]
+                              else ".")]
   lines += ["", f"AE stage (5 replicas, batch 64): {out['ae']['samples_per_s']:,.0f} samples/s, "
             f"{out['ae']['paper_minutes']:.1f} min for the paper's 200 epochs."]
   if "sweep" in out:

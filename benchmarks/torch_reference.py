@@ -12,8 +12,11 @@ thresholds fixed (`fix_malloc_thresholds`, or MALLOC_MMAP_THRESHOLD_=33554432
 MALLOC_TRIM_THRESHOLD_=1073741824 in the environment) every process runs at the fast speed.
 
 Run alone (a fresh process, as a user would):
-  python -m benchmarks.torch_reference [--torch_fixed_malloc]
-prints one JSON line {"samples_per_s": ..., "fixed_malloc": ...}.
+  python -m benchmarks.torch_reference [--torch_fixed_malloc] [--torch_threads=1] [--torch_bf16]
+prints one JSON line {"samples_per_s": ..., "fixed_malloc": ..., "start": ..., "end": ...}.
+A user running K folds on a K-core machine would start one single-threaded process per core
+(--torch_threads=1); benchmarks/throughput.py starts them together (--torch_start_at) and sums them.
+--torch_bf16 runs forward and loss under torch.autocast(bfloat16), PyTorch's mixed precision on CPU.
 """
 
 import ctypes
@@ -31,6 +34,10 @@ from torch import nn
 _FIXED_MALLOC = flags.DEFINE_bool("torch_fixed_malloc", False, "Fix glibc's malloc thresholds first.")
 _BATCHES = flags.DEFINE_integer("torch_batches", 40, "Minibatches of 128 per timed epoch.")
 _REPEATS = flags.DEFINE_integer("torch_repeats", 5, "Timed epochs (median reported).")
+_THREADS = flags.DEFINE_integer("torch_threads", 0, "torch.set_num_threads (0: PyTorch's default).")
+_BF16 = flags.DEFINE_bool("torch_bf16", False, "Forward and loss under bfloat16 autocast.")
+_START_AT = flags.DEFINE_float("torch_start_at", 0.0, "Wait after the warm-up until this Unix "
+                               "time, so that processes started together time the same window.")
 
 
 class TorchLSTMClassifier(nn.Module):
@@ -47,7 +54,7 @@ class TorchLSTMClassifier(nn.Module):
 
 
 def make_epoch(*, n_samples: int, in_dim: int, step_features: int, hidden: int, layers: int,
-               batch_size: int, seed: int = 0):
+               batch_size: int, seed: int = 0, bf16: bool = False):
   """Returns `epoch()`: one shuffled pass of full batches over random data; and samples per call."""
   torch.manual_seed(seed)
   rng = np.random.default_rng(seed)
@@ -63,7 +70,8 @@ def make_epoch(*, n_samples: int, in_dim: int, step_features: int, hidden: int, 
     for b in range(n_batches):
       idx = perm[b * batch_size:(b + 1) * batch_size]
       opt.zero_grad(set_to_none=True)
-      loss = loss_fn(model(x[idx]), y[idx])
+      with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = loss_fn(model(x[idx]), y[idx])
       loss.backward()
       opt.step()
     return loss.item()
@@ -81,18 +89,23 @@ def fix_malloc_thresholds() -> bool:
 def main(argv):
   del argv
   fixed = fix_malloc_thresholds() if _FIXED_MALLOC.value else False
+  if _THREADS.value:
+    torch.set_num_threads(_THREADS.value)
   from benchmarks import throughput  # the paper's sizes; imports JAX but runs nothing on it
   epoch, samples = make_epoch(
       n_samples=128 * _BATCHES.value, in_dim=throughput.IN_DIM,
       step_features=throughput.STEP_FEATURES, hidden=throughput.HIDDEN, layers=throughput.LAYERS,
-      batch_size=128)
+      batch_size=128, bf16=_BF16.value)
   epoch()  # warm-up
-  times = []
+  time.sleep(max(0.0, _START_AT.value - time.time()))
+  start, times = time.time(), []
   for _ in range(_REPEATS.value):
     t = time.perf_counter()
     epoch()
     times.append(time.perf_counter() - t)
-  print(json.dumps({"samples_per_s": samples / statistics.median(times), "fixed_malloc": fixed}))
+  print(json.dumps({"samples_per_s": samples / statistics.median(times), "fixed_malloc": fixed,
+                    "samples": samples * len(times), "start": start, "end": time.time(),
+                    "late": start > _START_AT.value + 1.0 if _START_AT.value else False}))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """What a run records about itself: package versions, devices and host, for config.json."""
 
 import importlib.metadata
+import os
 import platform
 import sys
 
@@ -21,8 +22,30 @@ def versions() -> dict[str, str | None]:
   return out
 
 
+# CPU features that decide which matmul kernels (and so which precision) are fast on a host.
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx_vnni", "amx_bf16", "amx_tile")
+
+
+def cpu() -> dict:
+  """The host CPU as /proc/cpuinfo names it (Linux; else what `platform` knows): model, logical
+  cores, and which of CPU_FLAGS it has. Timings are only comparable on the same model."""
+  info = {"model": platform.processor() or platform.machine(), "logical_cores": os.cpu_count(),
+          "flags": {}}
+  try:
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+      text = f.read()
+  except OSError:
+    return info
+  fields = dict(line.split(":", 1) for line in text.split("\n\n")[0].splitlines() if ":" in line)
+  fields = {k.strip(): v.strip() for k, v in fields.items()}
+  have = set(fields.get("flags", "").split())
+  info.update(model=fields.get("model name", info["model"]),
+              flags={flag: flag in have for flag in CPU_FLAGS})
+  return info
+
+
 def devices() -> dict:
   import jax
   return {"backend": jax.default_backend(),
           "devices": [str(d) for d in jax.devices()],
-          "platform": platform.platform(), "processor": platform.machine()}
+          "platform": platform.platform(), "processor": platform.machine(), "cpu": cpu()}
