@@ -37,8 +37,13 @@ def _knn_votes(similarity: jnp.ndarray, x: jnp.ndarray, k: int) -> jnp.ndarray:
   return jnp.einsum("nk,nkm->nm", jnp.maximum(top, 0.0), x[idx])
 
 
-def _zscores(f: jnp.ndarray, axis: int) -> jnp.ndarray:
-  return (f - f.mean(axis, keepdims=True)) / (f.std(axis, keepdims=True) + 1e-3)
+def _zscores(f: jnp.ndarray, axis: int, weight: jnp.ndarray) -> jnp.ndarray:
+  """f standardized along `axis` by the mean and std of the entries with weight 1 (the partners
+  with edges): a node without edges, as a test fold's new node is, never shapes the statistics."""
+  n = jnp.maximum(weight.sum(axis, keepdims=True), 1.0)
+  mean = (f * weight).sum(axis, keepdims=True) / n
+  std = jnp.sqrt((((f - mean) * weight) ** 2).sum(axis, keepdims=True) / n)
+  return (f - mean) / (std + 1e-3)
 
 
 def features(x: jnp.ndarray, content, *, ease_lambdas: tuple, cf: bool, cross_lambda: float,
@@ -84,7 +89,8 @@ def features(x: jnp.ndarray, content, *, ease_lambdas: tuple, cf: bool, cross_la
     pred_g = _predicted_log_degree(gene_vectors, deg_g[0], degree_prior)[None, :]
     levels += [jnp.where(deg_m > 0, levels[0], pred_m), jnp.where(deg_g > 0, levels[1], pred_g)]
   if zscore:
-    out += [_zscores(f, axis) for f in out for axis in (1, 0)]
+    has = {1: (deg_g > 0).astype(x.dtype), 0: (deg_m > 0).astype(x.dtype)}
+    out += [_zscores(f, axis, has[axis]) for f in out for axis in (1, 0)]
   return jnp.stack(out + [jnp.broadcast_to(v, x.shape) / 5 for v in levels], -1)
 
 

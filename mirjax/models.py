@@ -287,9 +287,13 @@ class GraphScorer(nn.Module):
       s = s + (sum_m @ sum_g.T) / (self.layers + 1) ** 2
     if self.cold_head:
       known = (adjacency.sum(1) > 0)[:, None] & (adjacency.sum(0) > 0)[None, :]
-      # features standardized over the grid's pairs (no labels): far apart in scale, and the
-      # cold head starts from zero rather than from EASE
-      z = (feats - feats.mean((0, 1))) / (feats.std((0, 1)) + 1e-6)
+      # features standardized (they are far apart in scale, and the cold head starts from zero
+      # rather than from EASE) by statistics of the pairs between nodes with edges only: a new
+      # node's pairs, a test fold's among them, never shape them
+      w = known[..., None].astype(feats.dtype)
+      mean = (feats * w).sum((0, 1)) / jnp.maximum(w.sum(), 1.0)
+      std = jnp.sqrt((((feats - mean) * w) ** 2).sum((0, 1)) / jnp.maximum(w.sum(), 1.0))
+      z = (feats - mean) / (std + 1e-6)
       s = jnp.where(known, s, self._head(z, nn.initializers.zeros, "cold_"))
     return s
 

@@ -5,13 +5,14 @@ the NumPy baselines, and a graph model that learns a planted graph end to end.""
 import json
 import os
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import synthetic_data_config, tiny_config
-from mirjax import experiment, graph_features
+from mirjax import experiment, graph_features, models
 from mirjax.data import content
 from mirjax.data import dataset as dataset_lib
 from mirjax.evaluation import baselines, honest
@@ -111,7 +112,36 @@ def test_graph_features_equal_the_numpy_baselines():
                              rtol=1e-4, atol=1e-5)
   np.testing.assert_allclose(np.asarray(f[0, :, -1]), np.log1p(x.sum(0)) / 5, rtol=1e-6)
   row_z = np.asarray(f[..., 11])  # the first feature standardized within each miRNA's row
-  np.testing.assert_allclose(row_z.mean(1), 0, atol=1e-5)
+  np.testing.assert_allclose(row_z[:, x.any(0)].mean(1), 0, atol=1e-5)  # over genes with edges
+
+
+def test_a_new_nodes_content_never_reaches_the_other_pairs_features():
+  """Cold start without leakage: whatever a node without edges (a test fold's new miRNA) carries as
+  content, the features of every pair that does not involve it are the same, z-scores included;
+  and so are the model's scores of those pairs, cold head included."""
+  rng = np.random.default_rng(2)
+  x = rng.random((15, 11)) < 0.3
+  x[4] = False  # miRNA 4 is new
+  m, g = rng.normal(size=(15, 6)), rng.normal(size=(11, 6))
+  family = content.same_family([f"hsa-miR-{i % 5}-5p" for i in range(15)])
+  kw = dict(ease_lambdas=(7.0,), cf=True, cross_lambda=7.0, rp3_beta=0.5, content_knn=True,
+            content_k=3, degree_prior=5.0, families=True, zscore=True)
+  xs = jnp.asarray(x, jnp.float32)
+  m2 = m.copy()
+  m2[4] = 100 * rng.normal(size=6)
+  nodes = [content.NodeContent(jnp.asarray(v, jnp.float32), jnp.asarray(g, jnp.float32),
+                               jnp.asarray(family)) for v in (m, m2)]
+  f1, f2 = (np.asarray(graph_features.features(xs, n, **kw)) for n in nodes)
+  others = np.arange(15) != 4
+  np.testing.assert_allclose(f1[others], f2[others], rtol=1e-5, atol=1e-5)
+  assert not np.allclose(f1[4], f2[4])  # its own pairs do see its content
+  cfg = tiny_config(**GRAPH, **{"graph.content": True, "graph.degree_prior": 5.0,
+                                "graph.families": True, "graph.cold_head": True, "graph.content_k": 3})
+  net = models.graph_scorer(cfg, 15, 11)
+  params = net.init(jax.random.PRNGKey(0), models.graph_inputs(cfg, xs, nodes[0]),
+                    graph_features.normalized_adjacency(xs), nodes[0])["params"]
+  s1, s2 = (np.asarray(models.graph_log_odds(net, cfg, params, xs, n)) for n in nodes)
+  np.testing.assert_allclose(s1[others], s2[others], rtol=1e-5, atol=1e-5)
 
 
 def test_cold_start_features_equal_the_numpy_baselines():

@@ -2,8 +2,9 @@
 
 A node with no training edges (cold start) can only be scored from its content:
 - its embedding vectors: the SG embeddings, or with data.sequence_embeddings the SG and sequence (S)
-  embeddings side by side, each column standardized over all nodes (labels play no part, so this
-  leaks nothing), so neither table dominates a similarity or a regression by its scale;
+  embeddings side by side, each scaled to unit length per node, so that neither table dominates a
+  cosine similarity by its scale. Per node only: a statistic over nodes would mix a test fold's new
+  nodes into what training sees (models and baselines standardize over training nodes themselves);
 - for a miRNA, its miRBase name. miRBase gives mature miRNAs of one seed family one number, told
   apart by letters or copy numbers (hsa-miR-19a-3p, hsa-miR-19b-3p; hsa-let-7a-5p ... hsa-let-7i-5p),
   and the arm suffix names the strand, which carries a different seed. The seed picks the targets,
@@ -44,15 +45,16 @@ def same_family(names) -> np.ndarray:
   return same
 
 
-def _standardized(v: np.ndarray) -> np.ndarray:
-  return (v - v.mean(0)) / np.maximum(v.std(0), 1e-6)
+def _unit(v: np.ndarray) -> np.ndarray:
+  return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
 
 def vectors(embedding: np.ndarray, sequence: np.ndarray | None) -> np.ndarray:
-  """The content vectors of one side: the SG embedding alone, or both tables standardized."""
+  """The content vectors of one side: the SG embedding alone, or both tables, each row scaled to
+  unit length."""
   if sequence is None:
     return np.asarray(embedding, np.float32)
-  return np.concatenate([_standardized(embedding), _standardized(sequence)], 1).astype(np.float32)
+  return np.concatenate([_unit(embedding), _unit(sequence)], 1).astype(np.float32)
 
 
 def node_content(ds) -> NodeContent:
