@@ -234,8 +234,7 @@ def main(argv):
   n_batches = 4 if quick else _BATCHES.value
   folds = PAPER["folds"]
   flops = lstm_flops_per_sample()
-  out = {"host": provenance.devices(), "cpu": provenance.cpu(), "versions": provenance.versions(),
-         "cpu_devices": cpu_devices,
+  out = {"host": provenance.devices(), "versions": provenance.versions(), "cpu_devices": cpu_devices,
          "xla_flags": os.environ.get("XLA_FLAGS", ""),
          "flops_per_sample": flops, "repeats": repeats, "batches_per_epoch": n_batches}
 
@@ -347,8 +346,9 @@ def main(argv):
 
 
 def to_markdown(out: dict) -> str:
-  flags = ", ".join(f for f, on in out["cpu"]["flags"].items() if on) or "none of interest"
-  lines = [f"CPU: {out['cpu']['model']}, {out['cpu']['logical_cores']} logical cores "
+  cpu = out["host"]["cpu"]
+  flags = ", ".join(f for f, on in cpu["flags"].items() if on) or "none of interest"
+  lines = [f"CPU: {cpu['model']}, {cpu['logical_cores']} logical cores "
            f"(flags: {flags}); XLA CPU devices: {out['cpu_devices']} "
            f"(XLA_FLAGS: `{out['xla_flags'] or 'none'}`)", "",
            f"FLOPs per training sample (model in the module docstring): {out['flops_per_sample'] / 1e6:.1f} M",

@@ -37,13 +37,14 @@ def _knn_votes(similarity: jnp.ndarray, x: jnp.ndarray, k: int) -> jnp.ndarray:
   return jnp.einsum("nk,nkm->nm", jnp.maximum(top, 0.0), x[idx])
 
 
-def _zscores(f: jnp.ndarray, axis: int, weight: jnp.ndarray) -> jnp.ndarray:
-  """f standardized along `axis` by the mean and std of the entries with weight 1 (the partners
-  with edges): a node without edges, as a test fold's new node is, never shapes the statistics."""
+def standardized(f: jnp.ndarray, weight: jnp.ndarray, axis, eps: float) -> jnp.ndarray:
+  """f standardized along `axis` by the mean and std of the entries with weight 1 (nodes, or pairs
+  of nodes, with edges): a node without edges, as a test fold's new node is, never shapes the
+  statistics."""
   n = jnp.maximum(weight.sum(axis, keepdims=True), 1.0)
   mean = (f * weight).sum(axis, keepdims=True) / n
   std = jnp.sqrt((((f - mean) * weight) ** 2).sum(axis, keepdims=True) / n)
-  return (f - mean) / (std + 1e-3)
+  return (f - mean) / (std + eps)
 
 
 def features(x: jnp.ndarray, content, *, ease_lambdas: tuple, cf: bool, cross_lambda: float,
@@ -90,7 +91,7 @@ def features(x: jnp.ndarray, content, *, ease_lambdas: tuple, cf: bool, cross_la
     levels += [jnp.where(deg_m > 0, levels[0], pred_m), jnp.where(deg_g > 0, levels[1], pred_g)]
   if zscore:
     has = {1: (deg_g > 0).astype(x.dtype), 0: (deg_m > 0).astype(x.dtype)}
-    out += [_zscores(f, axis, has[axis]) for f in out for axis in (1, 0)]
+    out += [standardized(f, has[axis], axis, 1e-3) for f in out for axis in (1, 0)]
   return jnp.stack(out + [jnp.broadcast_to(v, x.shape) / 5 for v in levels], -1)
 
 
@@ -99,9 +100,7 @@ def _predicted_log_degree(vectors: jnp.ndarray, degree: jnp.ndarray, lam: float)
   predicts it; fit on the nodes with edges only, so it holds for a node without edges too."""
   has = (degree > 0).astype(vectors.dtype)[:, None]
   n = jnp.maximum(has.sum(), 1.0)
-  mean = (vectors * has).sum(0) / n
-  scale = jnp.sqrt((((vectors - mean) * has) ** 2).sum(0) / n) + 1e-6
-  e = (vectors - mean) / scale
+  e = standardized(vectors, has, 0, 1e-6)
   y = jnp.log1p(degree)
   y_mean = (y * has[:, 0]).sum() / n
   fit = e * has

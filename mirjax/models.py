@@ -290,10 +290,7 @@ class GraphScorer(nn.Module):
       # features standardized (they are far apart in scale, and the cold head starts from zero
       # rather than from EASE) by statistics of the pairs between nodes with edges only: a new
       # node's pairs, a test fold's among them, never shape them
-      w = known[..., None].astype(feats.dtype)
-      mean = (feats * w).sum((0, 1)) / jnp.maximum(w.sum(), 1.0)
-      std = jnp.sqrt((((feats - mean) * w) ** 2).sum((0, 1)) / jnp.maximum(w.sum(), 1.0))
-      z = (feats - mean) / (std + 1e-6)
+      z = graph_features.standardized(feats, known[..., None].astype(feats.dtype), (0, 1), 1e-6)
       s = jnp.where(known, s, self._head(z, nn.initializers.zeros, "cold_"))
     return s
 

@@ -104,9 +104,11 @@ def evaluate(scores: np.ndarray, fold: Fold) -> dict:
   return out
 
 
-def baseline_scores(ds: dataset_lib.Dataset, fold: Fold, data_seed: int) -> tuple[dict, dict]:
-  """({baseline: grid scores}, {baseline: selected hyperparameter}) on this fold's training graph;
-  hyperparameters are chosen on an inner split of its training positives."""
+def baseline_scores(ds: dataset_lib.Dataset, fold: Fold, data_seed: int,
+                    nodes: content.NodeContent) -> tuple[dict, dict]:
+  """({baseline: grid scores}, {baseline: selected hyperparameter}) on this fold's training graph
+  and the nodes' content (content.node_content(ds)); hyperparameters are chosen on an inner split
+  of its training positives."""
   draw = rng.generator(data_seed, "baselines", fold.index)
   max_rank = min(fold.train_positive.shape) - 1  # small (synthetic) grids cannot take every rank
   ranks = tuple(r for r in baselines.DEFAULT_GRIDS["truncated_svd"] if r <= max_rank) or (max_rank,)
@@ -116,7 +118,6 @@ def baseline_scores(ds: dataset_lib.Dataset, fold: Fold, data_seed: int) -> tupl
   chosen = {name: value for name, (value, _) in selected.items()}
   if fold.cold:  # what a new node still has: its partners' degrees, its content, its name
     side = _COLD_SIDE[fold.cold]
-    nodes = content.node_content(ds)
     vectors = dict(mirna_vectors=nodes.mirna, gene_vectors=nodes.gene, side=side)
     scores["partner_popularity"] = baselines.partner_popularity(fold.train_positive, side)
     for name in ("embedding_knn", "content_degree"):
@@ -134,6 +135,7 @@ def baseline_scores(ds: dataset_lib.Dataset, fold: Fold, data_seed: int) -> tupl
 def baseline_grids(ds: dataset_lib.Dataset, folds: list[Fold], data_seed: int
                    ) -> tuple[dict, list[dict]]:
   """({baseline: [k, n_mirna, n_gene] scores}, per fold {baseline: selected hyperparameter})."""
-  per_fold = [baseline_scores(ds, f, data_seed) for f in folds]
+  nodes = content.node_content(ds)
+  per_fold = [baseline_scores(ds, f, data_seed, nodes) for f in folds]
   names = per_fold[0][0]
   return ({n: np.stack([p[0][n] for p in per_fold]) for n in names}, [p[1] for p in per_fold])
