@@ -82,9 +82,20 @@ def interleaved_medians(setups: dict, repeats: int) -> dict:
   return {name: statistics.median(t) for name, t in times.items()}
 
 
+def program_bytes(compiled) -> int | None:
+  """Device memory a compiled program needs while it runs: its arguments, outputs and temporaries,
+  less the donated buffers its outputs reuse (None where the backend does not say)."""
+  m = compiled.memory_analysis()
+  if m is None:
+    return None
+  return (m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+          - m.alias_size_in_bytes)
+
+
 def _blocking_epochs(epoch_fn, state, data: loop.ReplicaData, place: placement.Placement):
   """A callable advancing `state` by one compiled epoch of all replicas per call (mirjax's real
-  training program, placed as `loop.train` places it), blocking until it is done."""
+  training program, placed as `loop.train` places it), blocking until it is done. Its attribute
+  `program_bytes` is the compiled epoch's device memory (see `program_bytes`)."""
   n = jax.tree.leaves(state)[0].shape[0]
   box = {"state": place.place(state, n)}
   data = loop.ReplicaData(place.place(data.own, n), place.place(data.shared, n, replicated=True))
@@ -94,6 +105,7 @@ def _blocking_epochs(epoch_fn, state, data: loop.ReplicaData, place: placement.P
   def epoch():
     box["state"], metrics = run(box["state"], data.own, data.shared, valid)
     jax.block_until_ready(metrics)
+  epoch.program_bytes = program_bytes(run)
   return epoch
 
 
@@ -228,7 +240,7 @@ def torch_per_core(n_batches: int, repeats: int, *, fixed_malloc: bool, bf16: bo
 
 def main(argv):
   del argv
-  cpu_devices = placement.configure_cpu(_CPU_DEVICES.value)  # before any JAX op
+  cpu_devices = placement.configure(_CPU_DEVICES.value)  # before any JAX op
   quick = _QUICK.value
   repeats = 2 if quick else _REPEATS.value
   n_batches = 4 if quick else _BATCHES.value

@@ -9,7 +9,7 @@ device runs its block of replicas either vmapped (what fills a GPU or TPU) or in
 (`lax.map`, on a CPU device holding several).
 
 Why the loop: XLA CPU lowers vmapped recurrent matmuls to batched dots that run well below
-plain-GEMM speed. Why one single-threaded XLA device per core (`configure_cpu`): one model's small
+plain-GEMM speed. Why one single-threaded XLA device per core (`configure`): one model's small
 128x128x512 GEMMs hardly get faster with a second thread, but independent work on different cores
 does. Why split minibatches rather than pad: 5 folds on 2 cores padded to 6 idle a core for a sixth
 of the run, and 5 devices time-sliced on 2 cores thrash each other's caches (measured with
@@ -42,6 +42,10 @@ from mirjax.errors import ConfigError
 REPLICA_AXIS = "replicas"
 BATCH_AXIS = "batch"  # devices sharing each minibatch of a replica
 LOOPS = ("auto", "map", "vmap")
+# JAX's default lets a float32 matmul run as TensorFloat-32 (10-bit mantissa) on Ampere and newer
+# GPUs; mirjax's float32 means float32 on every backend (no change on a CPU). Lower precision is an
+# explicit choice: config.lstm.matmul_dtype='bfloat16'.
+MATMUL_PRECISION = "float32"
 # Set for single-threaded CPU devices. The concurrency-optimized scheduler orders independent ops
 # for a multithreaded executor; with one thread per device the default order is ~7 % faster
 # (measured on the LSTM epoch, one device pinned to one core: 24.4-25.0 vs 26.8-27.0 ms/batch).
@@ -53,12 +57,14 @@ def cpu_cores() -> int:
   return len(os.sched_getaffinity(0))
 
 
-def configure_cpu(cpu_devices: int = 0) -> int:
-  """Splits the host CPU into `cpu_devices` single-threaded XLA devices (0: one per core).
+def configure(cpu_devices: int = 0) -> int:
+  """Sets up the backend before JAX starts: float32 matmuls everywhere, and the host CPU split into
+  `cpu_devices` single-threaded XLA devices (0: one per core).
 
-  Only possible before JAX runs its first operation; afterwards (tests, notebooks) the existing
-  devices are kept and this says so. Returns the number of CPU devices in effect.
+  The CPU split is only possible before JAX runs its first operation; afterwards (tests, notebooks)
+  the existing devices are kept and this says so. Returns the number of CPU devices in effect.
   """
+  jax.config.update("jax_default_matmul_precision", MATMUL_PRECISION)
   n = cpu_devices or cpu_cores()
   try:
     jax.config.update("jax_num_cpu_devices", n)

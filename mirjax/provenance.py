@@ -45,7 +45,11 @@ def cpu() -> dict:
 
 
 def devices() -> dict:
+  """The backend and its devices: kind ('NVIDIA H200', 'cpu') and runtime ('cuda 13000'...)."""
   import jax
+  import jax.extend
   return {"backend": jax.default_backend(),
           "devices": [str(d) for d in jax.devices()],
+          "device_kind": jax.devices()[0].device_kind,
+          "platform_version": jax.extend.backend.get_backend().platform_version,
           "platform": platform.platform(), "processor": platform.machine(), "cpu": cpu()}

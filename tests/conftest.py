@@ -12,6 +12,10 @@ import pytest
 jax.config.update("jax_num_cpu_devices", 4)
 
 from mirjax import config as config_lib  # noqa: E402
+from mirjax import placement  # noqa: E402
+
+# What every entry point sets (placement.configure): float32 matmuls, also on a GPU.
+jax.config.update("jax_default_matmul_precision", placement.MATMUL_PRECISION)
 from mirjax.data import synthetic  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -35,3 +35,38 @@ def test_benchmark_quick_run_writes_its_tables(tmp_path):
       assert r["vs_pytorch"] == r["samples_per_s"] / best["float32"]
       assert r["vs_pytorch_bf16"] == r["samples_per_s"] / best["bfloat16"]
   assert not os.path.exists(tmp_path / "replicas.png")  # no sweep asked for
+
+
+def test_gpu_script_smoke_mode_runs_every_step_on_the_cpu(tmp_path):
+  """benchmarks/gpu/run.sh --smoke: the GPU run's steps at tiny sizes, on whatever device is here."""
+  env = {**os.environ, "OUT": str(tmp_path), "PYTHON": sys.executable}
+  env.pop("MIRJAX_DATA_DIR", None)
+  p = subprocess.run(["bash", "benchmarks/gpu/run.sh", "--smoke"], cwd=ROOT, env=env,
+                     capture_output=True, text=True, timeout=900)
+  assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+  report = json.loads((tmp_path / "gpu.json").read_text())
+  assert report["smoke"] and [s["step"] for s in report["steps"]] == [
+      "device", "tests", "quick", "throughput"]
+  assert all(s["exit_code"] == 0 for s in report["steps"])
+  assert 0.0 <= report["quick"]["mean_auc"] <= 1.0 and "quick_vs_cpu" not in report
+  rows = {r["setup"]: r for r in report["throughput"]["rows"]}
+  assert {"mirjax, 1 replica vmapped", "mirjax, 2 replicas vmapped",
+          "mirjax, 2 replicas vmapped, bfloat16 matmuls"} <= set(rows)
+  assert all(r["samples_per_s"] > 0 for r in rows.values())
+  assert rows["mirjax, 1 replica vmapped"]["vs_one_replica"] == 1.0
+  assert rows["mirjax, 2 replicas vmapped"]["program_bytes"] > 0
+  assert report["throughput"]["paper_protocol_extrapolated"]["float32"]["total_s"] > 0
+  assert "| setup | precision | samples/s |" in (tmp_path / "gpu.md").read_text()
+
+
+def test_gpu_targets_use_the_end_to_end_time_only_when_the_paper_run_finished():
+  from benchmarks.gpu import report, vmapped
+  rows = [{"setup": vmapped(1), "vs_one_replica": 1.0, "vs_pytorch_folds_sequential": 2.0},
+          {"setup": vmapped(5), "vs_one_replica": 3.0, "vs_pytorch_folds_sequential": 4.0},
+          {"setup": vmapped(90), "vs_one_replica": 12.0, "vs_pytorch_folds_sequential": 30.0}]
+  bench = {"rows": rows, "paper_protocol_extrapolated": {"float32": {"total_s": 150.0}}}
+  stopped = report.targets(bench, {"finished": False, "wall_seconds": None})
+  assert [t["met"] for t in stopped] == [True, True, True] and "extrapolated" in stopped[2]["target"]
+  finished = report.targets(bench, {"finished": True, "wall_seconds": 200.0})
+  assert finished[2]["value"] == 200.0 and finished[2]["met"] is False
+  assert "measured end to end" in finished[2]["target"]
