@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import synthetic_data_config
+from mirjax.evaluation import honest
 from mirjax.evaluation import metrics as evaluation
 from mirjax.data import dataset as dataset_lib
 from mirjax.data import folds as folds_lib
@@ -28,6 +29,30 @@ def test_cold_start_split_never_leaks_into_training(split, col):
   assert sum(len(s) for s in seen) == len(set().union(*seen))
   n_in_folds = ds.folds.size
   assert n_in_folds + ds.report["n_left_out_for_equal_folds"] == ds.labels.size
+
+
+@pytest.mark.parametrize("split", ["mirna", "gene", "both"])
+def test_cold_ranking_lists_hold_only_the_settings_pairs(split):
+  """A cold split's lists rank new nodes only: how a model scores pairs outside the setting (in
+  'both', a new miRNA's pairs with known genes, many of them recorded positives kept out of
+  training and test) changes no ranking metric."""
+  ds = dataset_lib.build_dataset(synthetic_data_config(split=split))
+  fold = honest.folds(ds, split, 0)[0]
+  new_m = np.isin(np.arange(ds.status.shape[0]), fold.tests["own"][:, 0])
+  new_g = np.isin(np.arange(ds.status.shape[1]), fold.tests["own"][:, 1])
+  expected = {"mirna": new_m[:, None] & True, "gene": new_g[None, :] & True,
+              "both": new_m[:, None] & new_g[None, :]}[split]
+  np.testing.assert_array_equal(fold.candidate, np.broadcast_to(expected, fold.candidate.shape))
+  if split == "both":
+    hidden = (ds.status == dataset_lib.POSITIVE) & ~fold.train_positive & ~fold.test_positive
+    assert hidden.any() and not (hidden & fold.candidate).any()
+  assert fold.candidate[fold.test_positive].all() and not fold.candidate.all()
+  scores = np.random.default_rng(0).normal(size=fold.train_positive.shape)
+  low, high = scores.copy(), scores.copy()
+  low[~fold.candidate], high[~fold.candidate] = -100.0, 100.0
+  a, b = honest.evaluate(low, fold), honest.evaluate(high, fold)
+  for k in ("mirna_recall@20", "gene_recall@20", "mirna_mrr", "gene_mrr", "random_auc"):
+    assert a[k] == b[k], k
 
 
 def test_group_folds_need_enough_groups():
