@@ -6,11 +6,12 @@ Any config field can be overridden, e.g. `--config.data.negatives.threshold=3.15
 
 import ast
 import os
+import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from mirjax import experiment, ranking
+from mirjax import cluster, experiment, ranking
 from mirjax.errors import MirjaxError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a configs/*.py file.",
@@ -27,6 +28,15 @@ _TOP = flags.DEFINE_integer("top", 20, "query/predict: how many rows to list.", 
 _INCLUDE_KNOWN = flags.DEFINE_bool(
     "include_known", False, "query/predict: rank all pairs, not only those with no miRTarBase "
     "record (alone: the top pairs overall).")
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator", os.environ.get("JAX_COORDINATOR_ADDRESS", ""),
+    "Several processes (one per host): process 0's HOST:PORT; every process runs the same command "
+    "with its own --process_id (BUILD.md, 'Several hosts').")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", 1, "Processes in the run.", lower_bound=1)
+_PROCESS_ID = flags.DEFINE_integer("process_id", 0, "This process's index, 0 .. num_processes-1.",
+                                   lower_bound=0)
+_HEARTBEAT = flags.DEFINE_integer("heartbeat_s", 30, "A process silent this long is taken as dead "
+                                  "and the others stop.", lower_bound=5)
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -80,12 +90,30 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   logging.get_absl_handler().python_handler.addFilter(_ProgressOnly())
   config = loaded_config()
+  processes = cluster.Cluster(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
+                              _HEARTBEAT.value)
   try:
     query = ranking.Query(mirna=_MIRNA.value, gene=_GENE.value, top=_TOP.value,
                           include_known=_INCLUDE_KNOWN.value)
-    experiment.run(config, _WORKDIR.value, _MODE.value, query)
+    experiment.run(config, _WORKDIR.value, _MODE.value, query, processes)
   except MirjaxError as e:  # a user-facing problem: say it once, plainly, no traceback
-    raise SystemExit(f"error: {e}") from None
+    _stop(f"error: {e}", processes)
+  except Exception as e:  # a peer gone (gloo reports its socket closed), or any other failure
+    if not processes.distributed:
+      raise
+    detail = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+    _stop(f"error: process {processes.process_id} of {processes.num_processes} stopped "
+          f"({detail}). If another process died, rerun the same commands on every host: the run "
+          "resumes from its last checkpoint.", processes)
+
+
+def _stop(message: str, processes: cluster.Cluster) -> None:
+  """Exits with one line. A process of a multi-process run exits at once: JAX's shutdown would
+  first wait at a barrier for the other processes, and abort with a stack trace if one is gone."""
+  if not processes.distributed:
+    raise SystemExit(message)
+  print(message, file=sys.stderr, flush=True)
+  os._exit(1)
 
 
 if __name__ == "__main__":

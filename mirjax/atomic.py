@@ -1,7 +1,9 @@
 """Atomic file output: a reader sees either the old file or the complete new one.
 
 Every artifact mirjax writes (JSON reports, CSV tables, plots, cached inputs) goes through
-these helpers, so a run killed half-way never leaves a truncated file behind.
+these helpers, so a run killed half-way never leaves a truncated file behind. In a run of several
+processes only process 0 writes (mirjax/cluster.py): the others write into a private temporary
+directory that is dropped, so their code paths stay the same and nothing races.
 """
 
 import contextlib
@@ -9,6 +11,8 @@ import json
 import os
 import tempfile
 from typing import Any, Iterator
+
+from mirjax import cluster
 
 _UMASK = os.umask(0)  # read the process umask (the only portable way), then restore it
 os.umask(_UMASK)
@@ -18,8 +22,13 @@ os.umask(_UMASK)
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
   """Yields a temporary path in the target's directory; renames it over `path` on success.
 
-  On any exception the temporary file is removed and `path` is left untouched.
+  On any exception the temporary file is removed and `path` is left untouched. On a process that
+  does not write (cluster.is_writer), `path` is never touched.
   """
+  if not cluster.is_writer():
+    with tempfile.TemporaryDirectory(prefix="mirjax-not-writer-") as scratch:
+      yield os.path.join(scratch, os.path.basename(os.fspath(path)))
+    return
   path = os.fspath(path)
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)

@@ -20,7 +20,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from mirjax import atomic, inference, placement, plots, ranking, sweep
+from mirjax import atomic, cluster, inference, placement, plots, ranking, sweep
 from mirjax import config as config_lib
 from mirjax import predict as predict_lib
 from mirjax import workdir as workdir_lib
@@ -121,7 +121,7 @@ def _check(config: ml_collections.ConfigDict, workdir: str, mode: str) -> None:
 
 
 def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
-        query: ranking.Query | None = None):
+        query: ranking.Query | None = None, processes: cluster.Cluster = cluster.Cluster()):
   """Runs one mode and returns its result.
 
   'train': dataset + cross-validated training + evaluation (returns results.json's content);
@@ -129,14 +129,17 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
   'predict': scores the whole grid with the finished fold models (returns the all-pairs table);
   'query': answers `query` from the scored grid and prints it (returns the rows or the pair).
   Every mode checks the workdir's recorded config first; the writing modes hold its lock.
+  `processes`: this process's place in a run of several (mirjax/cluster.py); each process runs the
+  same command with its own process_id, and process 0 writes the workdir.
   """
   t0 = time.time()
   query = query or ranking.Query()
   _check(config, workdir, mode)
   if mode == "query":
     workdir_lib.check_config(workdir, config)
-    return _query(config, workdir, query)
+    return _query(config, workdir, query, processes)
   placement.configure(config.train.cpu_devices)  # before JAX starts
+  cluster.initialize(processes)
   with workdir_lib.lock(workdir, mode):  # first, so a busy workdir is refused naming its holder
     workdir_lib.check_config(workdir, config)
     if sweep.is_sweep(config):
@@ -156,13 +159,15 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
     return table
 
 
-def _query(config: ml_collections.ConfigDict, workdir: str, query: ranking.Query):
+def _query(config: ml_collections.ConfigDict, workdir: str, query: ranking.Query,
+           processes: cluster.Cluster):
   """Answers a query from the scored grid; reads the workdir, never writes to it."""
   if not (query.mirna and query.gene):
     rows = ranking.answer(predict_lib.read_grid(workdir), query)  # no JAX needed
     print(f"{query.describe()} ({workdir}):\n{ranking.format_table(rows)}")
     return rows
   placement.configure(config.train.cpu_devices)  # before JAX starts
+  cluster.initialize(processes)
   answer = _pair_answer(config, dataset_lib.build_dataset(config.data), workdir, query)
   print(f"pair {answer['mirna']} – {answer['gene']}: score {answer['score']:.4f} ± "
         f"{answer['score_std']:.4f} (folds: {', '.join(f'{s:.4f}' for s in answer['fold_scores'])})"

@@ -27,6 +27,7 @@ back through `process_allgather`.
 """
 
 import dataclasses
+import functools
 import os
 from typing import Any, Callable
 
@@ -172,7 +173,8 @@ class Placement:
 
   def to_host(self, tree, n: int):
     """The first n replicas of a sharded pytree as NumPy arrays (gathered from every host)."""
-    gather = (multihost_utils.process_allgather if jax.process_count() > 1 else jax.device_get)
+    gather = (functools.partial(multihost_utils.process_allgather, tiled=True)  # the global array
+              if jax.process_count() > 1 else jax.device_get)
     return jax.tree.map(lambda x: np.asarray(x)[:n], gather(tree))
 
   def unpad(self, tree, n: int):

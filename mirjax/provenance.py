@@ -49,7 +49,8 @@ def devices() -> dict:
   import jax
   import jax.extend
   return {"backend": jax.default_backend(),
-          "devices": [str(d) for d in jax.devices()],
+          "devices": [str(d) for d in jax.devices()],  # every process's, in a multi-process run
+          "process_count": jax.process_count(),
           "device_kind": jax.devices()[0].device_kind,
           "platform_version": jax.extend.backend.get_backend().platform_version,
           "platform": platform.platform(), "processor": platform.machine(), "cpu": cpu()}

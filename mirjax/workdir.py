@@ -15,11 +15,12 @@ import datetime
 import json
 import os
 import socket
+import tempfile
 import time
 
 from absl import logging
 
-from mirjax import atomic, provenance
+from mirjax import atomic, cluster, provenance
 from mirjax import config as config_lib
 from mirjax.errors import ConfigError, MirjaxError
 
@@ -115,8 +116,10 @@ def _alive(holder: dict) -> bool:
 
 
 def _describe(holder: dict) -> str:
-  return (f"pid {holder.get('pid')} on {holder.get('host')}, mode {holder.get('mode')}, started "
-          f"{holder.get('started')}")
+  processes = holder.get("processes", 1)
+  return (f"pid {holder.get('pid')} on {holder.get('host')}"
+          f"{f' (process 0 of {processes})' if processes > 1 else ''}, mode {holder.get('mode')}, "
+          f"started {holder.get('started')}")
 
 
 def _read_lock(lock_path: str) -> dict | None:
@@ -131,7 +134,11 @@ def _read_lock(lock_path: str) -> dict | None:
 
 @contextlib.contextmanager
 def lock(path: str, mode: str):
-  """Holds the workdir for one run of a writing mode; see the module docstring."""
+  """Holds the workdir for one run of a writing mode; see the module docstring. In a run of several
+  processes, process 0 holds it for all of them (the others never write)."""
+  if not cluster.is_writer():
+    yield
+    return
   try:
     os.makedirs(path, exist_ok=True)
   except OSError as e:
@@ -142,6 +149,7 @@ def lock(path: str, mode: str):
                       "writable workdir (--mode=query reads a read-only one).")
   lock_path = os.path.join(path, LOCK)
   me = {"pid": os.getpid(), "host": socket.gethostname(), "mode": mode,
+        "processes": cluster.process_count(),  # process 0 holds the lock for all of them
         "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "process_start": _process_start(os.getpid())}
   _acquire(lock_path, me)
@@ -155,13 +163,17 @@ def lock(path: str, mode: str):
 def _acquire(lock_path: str, me: dict) -> None:
   """Creates the lock file complete in one step (a hard link of a written file), or refuses."""
   for _ in range(3):
-    with atomic.atomic_path(lock_path + ".new") as tmp:
-      atomic.write_json(tmp, me)
-      try:
-        os.link(tmp, lock_path)
-        return
-      except FileExistsError:
-        pass
+    fd, tmp = tempfile.mkstemp(prefix=f"{os.path.basename(lock_path)}.",
+                               dir=os.path.dirname(lock_path))
+    try:
+      with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(me, f)
+      os.link(tmp, lock_path)  # the lock appears complete, or not at all
+      return
+    except FileExistsError:
+      pass
+    finally:
+      os.remove(tmp)
     holder = _read_lock(lock_path)
     if holder is None:
       continue  # released meanwhile

@@ -14,6 +14,8 @@ import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
+from mirjax import cluster
+
 
 def _first_line(e: Exception, limit: int = 160) -> str:
   """An exception as one short line: orbax/TensorStore messages run to dozens of lines."""
@@ -58,7 +60,7 @@ class ReplicaCheckpoints:
 
   def _discard(self, step: int, error: Exception) -> None:
     path = os.path.join(self.directory, str(step))
-    if self.read_only:
+    if self.read_only or not cluster.is_writer():
       logging.warning("checkpoint %s cannot be restored (%s); trying the one before.", path,
                       _first_line(error))
       return

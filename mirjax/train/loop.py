@@ -179,5 +179,5 @@ def _run_epochs(stage: Stage, epoch_fn, state, data: ReplicaData, start: int,
     logging.info("%s epoch %d/%d: loss %.4f%s | %.0f samples/s | ETA %.0fs", stage.name, epoch,
                  stage.epochs, train_loss.mean(), val, throughput, eta)
     if epoch % stage.checkpoint_every == 0 or epoch == stage.epochs:
-      ckpt.save(epoch, placement.unpad(state, n_replicas))
+      ckpt.save(epoch, placement.to_host(state, n_replicas))  # NumPy: written once, by process 0
   return placement.unpad(state, n_replicas)

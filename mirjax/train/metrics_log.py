@@ -7,7 +7,7 @@ the file always describes exactly one uninterrupted history.
 import json
 import os
 
-from mirjax import atomic
+from mirjax import atomic, cluster
 
 
 class MetricsLog:
@@ -33,6 +33,8 @@ class MetricsLog:
     atomic.write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
 
   def append(self, rows: list[dict]) -> None:
+    if not cluster.is_writer():
+      return
     with open(self.path, "a", encoding="utf-8") as f:
       f.write("".join(json.dumps(r) + "\n" for r in rows))
       f.flush()

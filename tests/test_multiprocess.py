@@ -1,0 +1,132 @@
+"""Several processes as one run (jax.distributed, gloo collectives, 127.0.0.1): the same numbers as
+one process with as many devices, one writer, and a killed process stops the others and resumes."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+
+TINY = os.path.join(ROOT, "configs", "tiny.py")
+# Long enough to kill mid-run (checkpoints every 2 epochs), short enough for CI.
+LONGER = ["--config.classifier.epochs=12"]
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def _command(workdir, config=TINY, extra=()):
+  return [sys.executable, os.path.join(ROOT, "launch.py"), f"--config={config}",
+          f"--workdir={workdir}", *LONGER, *extra]
+
+
+def _start(workdir, n, config=TINY, heartbeat=5, mode="train"):
+  """n processes of one run, one CPU device each, started together."""
+  flags = [f"--coordinator=127.0.0.1:{_free_port()}", f"--num_processes={n}",
+           f"--heartbeat_s={heartbeat}", "--config.train.cpu_devices=1", f"--mode={mode}"]
+  env = {k: v for k, v in os.environ.items() if k != "MIRJAX_DATA_DIR"}
+  return [subprocess.Popen(_command(workdir, config, [*flags, f"--process_id={p}"]), cwd=ROOT,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+          for p in range(n)]
+
+
+def _finish(procs, timeout=300):
+  outs = [p.communicate(timeout=timeout) for p in procs]
+  for p, (_, err) in zip(procs, outs):
+    assert p.returncode == 0, err[-3000:]
+  return outs
+
+
+def _one_process(workdir, config=TINY, mode="train"):
+  """The same run in one process with 2 CPU devices (the single-host path)."""
+  p = subprocess.run(_command(workdir, config, ["--config.train.cpu_devices=2", f"--mode={mode}"]),
+                     cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert p.returncode == 0, p.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+  w = tmp_path_factory.mktemp("one_process")
+  _one_process(w)
+  return w
+
+
+def _results(w):
+  return json.loads((w / "results.json").read_text())
+
+
+def test_two_processes_give_the_one_process_numbers(reference, tmp_path):
+  _finish(_start(tmp_path, 2))
+  one, two = _results(reference), _results(tmp_path)
+  assert [f["auc"] for f in two["folds"]] == [f["auc"] for f in one["folds"]]
+  np.testing.assert_array_equal(pd.read_csv(tmp_path / "oof_predictions.csv")["score"],
+                                pd.read_csv(reference / "oof_predictions.csv")["score"])
+  # One writer: one history, no temporary or lock files left behind.
+  rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert len(rows) == len({(r["stage"], r["epoch"], r["replica"]) for r in rows})
+  assert len(rows) == len((reference / "metrics.jsonl").read_text().splitlines())
+  assert not [f for f in os.listdir(tmp_path) if f.startswith(".") or f.endswith(".lock")]
+  # Scoring the grid with the fold models works the same way.
+  _one_process(reference, mode="predict")
+  _finish(_start(tmp_path, 2, mode="predict"))
+  pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "predictions" / "all_pairs.csv"),
+                                pd.read_csv(reference / "predictions" / "all_pairs.csv"))
+
+
+def test_a_sweep_over_two_processes_equals_one_process(tmp_path):
+  config = tmp_path / "sweep.py"
+  config.write_text(
+      "import importlib.util\n"
+      f"spec = importlib.util.spec_from_file_location('tiny', {TINY!r})\n"
+      "tiny = importlib.util.module_from_spec(spec)\n"
+      "spec.loader.exec_module(tiny)\n\n\n"
+      "def get_config():\n"
+      "  c = tiny.get_config()\n"
+      "  c.sweep.variants = ('full:', 'distance_only: classifier.model=distance')\n"
+      "  c.sweep.grid = ('classifier.learning_rate=0.001,0.003',)\n"
+      "  return c\n")
+  t = time.perf_counter()
+  _one_process(tmp_path / "one", str(config))
+  one_s = time.perf_counter() - t
+  t = time.perf_counter()
+  _finish(_start(tmp_path / "two", 2, str(config)))
+  two_s = time.perf_counter() - t
+  print(f"tiny sweep wall time: 1 process x 2 devices {one_s:.1f} s, 2 processes x 1 device "
+        f"{two_s:.1f} s")
+  a = pd.read_csv(tmp_path / "one" / "sweep_replicas.csv")
+  b = pd.read_csv(tmp_path / "two" / "sweep_replicas.csv")
+  pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_killed_process_stops_the_other_and_the_rerun_resumes(reference, tmp_path):
+  procs = _start(tmp_path, 2)
+  metrics = tmp_path / "metrics.jsonl"
+  deadline = time.time() + 240
+  while time.time() < deadline and not (
+      metrics.exists() and '"stage": "classifier", "epoch": 5' in metrics.read_text()):
+    time.sleep(0.2)
+  procs[1].send_signal(signal.SIGKILL)
+  t = time.time()
+  _, err = procs[0].communicate(timeout=120)
+  stopped_after = time.time() - t
+  procs[1].communicate()
+  assert procs[0].returncode != 0 and stopped_after < 60
+  assert err.strip().splitlines()[-1].startswith("error: process 0 of 2 stopped")
+  assert not (tmp_path / "results.json").exists()
+  _finish(_start(tmp_path, 2))  # the same commands again: resumes from the epoch-4 checkpoint
+  np.testing.assert_array_equal(pd.read_csv(tmp_path / "oof_predictions.csv")["score"],
+                                pd.read_csv(reference / "oof_predictions.csv")["score"])
+  epochs = [json.loads(line)["epoch"] for line in metrics.read_text().splitlines()
+            if '"classifier"' in line and '"replica": 0' in line]
+  assert epochs == list(range(1, 13))  # one history, no duplicated epochs
