@@ -111,12 +111,15 @@ def _blocking_epochs(epoch_fn, state, data: loop.ReplicaData, place: placement.P
 
 def mirjax_lstm_epoch(n_replicas: int, batch: int, n_batches: int, devices: int = 0,
                       replica_loop: str = "auto", batch_shards: int = 0, hidden: int = HIDDEN,
-                      fused_backward: bool = True, matmul_dtype: str = "float32"):
+                      fused_backward: bool = True, matmul_dtype: str = "float32",
+                      tx: optax.GradientTransformation | None = None,
+                      make_epoch_fn=loop.make_epoch_fn):
   """A callable running one LSTM epoch of all replicas; `devices`, `replica_loop` and
-  `batch_shards` as config.train."""
+  `batch_shards` as config.train; `tx` (default Adam) and `make_epoch_fn` (default mirjax's training
+  epoch) let benchmarks/epoch_profile.py take the epoch apart."""
   n = batch * n_batches
   clf = models.LSTMClassifier(hidden, LAYERS, STEP_FEATURES, fused_backward, matmul_dtype)
-  tx = optax.adam(1e-3)
+  tx = tx or optax.adam(1e-3)
   keys = jax.random.split(jax.random.PRNGKey(0), n_replicas)
   state = jax.vmap(lambda k: loop.init_state(
       clf.init(k, jnp.zeros((2, IN_DIM)))["params"], {}, tx, k))(keys)
@@ -128,7 +131,7 @@ def mirjax_lstm_epoch(n_replicas: int, batch: int, n_batches: int, devices: int 
            "val_idx": jnp.zeros((n_replicas, 0), jnp.int32)},
       shared={"x": jnp.asarray(draw.normal(size=(n, IN_DIM - 16)), jnp.float32),
               "labels": jnp.asarray(draw.integers(0, 2, n), jnp.int32)})
-  epoch_fn = loop.make_epoch_fn(stages.classifier_loss_fn(clf), tx, batch, n)
+  epoch_fn = make_epoch_fn(stages.classifier_loss_fn(clf), tx, batch, n)
   place = placement.Placement.create(n_replicas, devices, replica_loop, batch, batch_shards)
   return _blocking_epochs(epoch_fn, state, data, place), n_replicas * n
 

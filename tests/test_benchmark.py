@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 
@@ -70,3 +72,15 @@ def test_gpu_targets_use_the_end_to_end_time_only_when_the_paper_run_finished():
   finished = report.targets(bench, {"finished": True, "wall_seconds": 200.0})
   assert finished[2]["value"] == 200.0 and finished[2]["met"] is False
   assert "measured end to end" in finished[2]["target"]
+
+
+def test_epoch_profile_takes_the_epoch_apart(tmp_path):
+  p = subprocess.run([sys.executable, "-m", "benchmarks.epoch_profile", "--profile_quick",
+                      f"--out={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+  assert p.returncode == 0, p.stderr[-3000:]
+  out = json.loads((tmp_path / "epoch_profile.json").read_text())
+  full = out["epoch_seconds"]["full epoch (Adam)"]
+  assert {p["part"].split(" ")[0] for p in out["parts"]} == {"forward", "backward", "Adam"}
+  assert sum(p["seconds"] for p in out["parts"]) == pytest.approx(full)
+  assert out["gemm_ceiling_gflops"] > 0 and "| part | ms per epoch |" in (
+      tmp_path / "epoch_profile.md").read_text()

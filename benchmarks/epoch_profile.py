@@ -1,0 +1,152 @@
+"""Where one LSTM training epoch's time goes on this host, by taking the epoch apart.
+
+  python -m benchmarks.epoch_profile --out=benchmarks/results   # ~3 min on 2 cores; --quick: smoke
+Writes epoch_profile.json and epoch_profile.md.
+
+The paper's classifier (5 folds, batch 128, 3 x LSTM(128) over 17 steps, Adam) in mirjax's default
+placement, timed whole and in variants that each leave one part out; the differences are the parts:
+- forward only (the loss of every minibatch, no gradient): the forward pass;
+- gradient + plain SGD instead of Adam: forward + backward; full minus this is Adam's share;
+- the same epoch with hidden width 8: the per-step cost that does not scale with the matmuls (XLA CPU's
+  loop and thunk dispatch, the scans' bookkeeping, small elementwise ops), an upper bound for it;
+- the per-step gradient `pmean` alone (the same bytes, as many times, over the same devices), where the
+  placement splits minibatches;
+- the matmuls at the measured same-shape GEMM ceiling (benchmarks/throughput.py's FLOP model):
+  what the GEMMs alone would cost, run at plain-GEMM speed.
+Medians of interleaved timed epochs, compilation excluded, as in benchmarks/throughput.py; nothing
+asserts a time.
+"""
+
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from absl import app, flags
+
+from benchmarks import throughput as bench
+from mirjax import atomic, models, placement, provenance
+from mirjax.placement import BATCH_AXIS
+
+_PROFILE_QUICK = flags.DEFINE_bool("profile_quick", False, "Tiny sizes: a smoke run.")
+FLAGS = flags.FLAGS  # --out, --repeats, --batches: benchmarks.throughput's
+
+
+def forward_epoch_fn(loss_fn, tx, batch_size: int, n_fit: int):
+  """make_epoch_fn's shape (shuffle, the minibatch slice of each device, a loss pmean per step)
+  without the gradient and the update: the forward pass alone."""
+  del tx
+  n_batches = n_fit // batch_size
+
+  def epoch_fn(state, data):
+    shards = jax.lax.axis_size(BATCH_AXIS)
+    perm = jax.random.permutation(jax.random.fold_in(state["key"], state["epoch"]), data["fit_idx"])
+    batches = perm[: n_batches * batch_size].reshape(n_batches, batch_size)
+
+    def step(total, idx):
+      if shards > 1:
+        idx = idx.reshape(shards, batch_size // shards)[jax.lax.axis_index(BATCH_AXIS)]
+      loss = loss_fn(state["params"], state["model_state"], data, idx, True)[0]
+      return total + (jax.lax.pmean(loss, BATCH_AXIS) if shards > 1 else loss), None
+    total, _ = jax.lax.scan(step, jnp.zeros(()), batches)
+    return {**state, "epoch": state["epoch"] + 1}, {"train_loss": total / n_batches}
+  return epoch_fn
+
+
+def pmean_epoch(n_replicas: int, batch: int, n_batches: int, n_params: int):
+  """The per-step gradient pmean alone: every replica all-reduces n_params floats n_batches times
+  over the devices that split its minibatches, placed as the default placement places training.
+  Returns a callable, or None when the placement splits no minibatch."""
+  place = placement.Placement.create(n_replicas, batch_size=batch)
+  if place.batch_shards == 1:
+    return None
+
+  def fn(g):
+    def step(g, _):
+      return jax.lax.pmean(g, BATCH_AXIS) * (1 + 1e-7), None  # a chain XLA cannot fold
+    return jax.lax.scan(step, g, None, length=n_batches)[0]
+  grads = place.place(np.ones((n_replicas, n_params), np.float32), n_replicas)
+  valid = place.valid(n_replicas)
+  program = jax.jit(place.replica_program(fn, (True,))).lower(grads, valid).compile()
+  return lambda: jax.block_until_ready(program(grads, valid))
+
+
+def main(argv):
+  del argv
+  devices = placement.configure()  # the default CPU layout, as training uses it
+  quick = _PROFILE_QUICK.value
+  folds, batch = bench.PAPER["folds"], bench.PAPER["lstm_batch"]
+  n_batches = 2 if quick else FLAGS.batches
+  repeats = 2 if quick else FLAGS.repeats
+  sgd = optax.sgd(1e-3)
+  setups = {
+      "full epoch (Adam)": bench.mirjax_lstm_epoch(folds, batch, n_batches),
+      "gradient + SGD": bench.mirjax_lstm_epoch(folds, batch, n_batches, tx=sgd),
+      "forward only": bench.mirjax_lstm_epoch(folds, batch, n_batches,
+                                              make_epoch_fn=forward_epoch_fn),
+      "full epoch, hidden 8": bench.mirjax_lstm_epoch(folds, batch, n_batches, hidden=8),
+  }
+  n_params = sum(x.size for x in jax.tree.leaves(jax.eval_shape(
+      lambda: models.LSTMClassifier(bench.HIDDEN, bench.LAYERS, bench.STEP_FEATURES).init(
+          jax.random.PRNGKey(0), jnp.zeros((2, bench.IN_DIM))))))
+  pmean = pmean_epoch(folds, batch, n_batches, n_params)
+  calls = {k: fn for k, (fn, _) in setups.items()}
+  if pmean:
+    calls["gradient pmean alone"] = pmean
+  gemm, gemm_flops = bench.gemm_call(128, 128, 512, 20 if quick else 2000)
+  calls["GEMM 128x128x512 (ceiling)"] = gemm
+  med = bench.interleaved_medians(calls, repeats)
+  ceiling = gemm_flops / med.pop("GEMM 128x128x512 (ceiling)")  # FLOP/s, all devices at once
+  samples = setups["full epoch (Adam)"][1]
+  gemm_s = samples * bench.lstm_flops_per_sample() / ceiling
+  full, sgd_s, fwd = (med["full epoch (Adam)"], med["gradient + SGD"], med["forward only"])
+  parts = [
+      ("forward pass", fwd),
+      ("backward pass (gradient + SGD minus forward)", sgd_s - fwd),
+      ("Adam (full minus gradient + SGD)", full - sgd_s),
+  ]
+  # These overlap a little: the hidden-8 epoch has its own small matmuls, pmean and Adam.
+  inside = [
+      ("matmuls at the GEMM ceiling (forward + backward)", gemm_s),
+      ("per-step cost independent of width (the hidden-8 epoch)", med["full epoch, hidden 8"]),
+  ]
+  if pmean:
+    inside.append(("gradient pmean (alone)", med["gradient pmean alone"]))
+  out = {"host": provenance.devices(), "versions": provenance.versions(), "cpu_devices": devices,
+         "placement": placement.Placement.create(folds, batch_size=batch).describe(folds),
+         "batches_per_epoch": n_batches, "repeats": repeats, "quick": quick,
+         "epoch_seconds": med, "gemm_ceiling_gflops": ceiling / 1e9,
+         "parts": [{"part": k, "seconds": v, "share": v / full} for k, v in parts],
+         "inside": [{"part": k, "seconds": v, "share": v / full} for k, v in inside],
+         "remainder": {"seconds": full - sum(v for _, v in inside),
+                       "share": 1 - sum(v for _, v in inside) / full}}
+  os.makedirs(FLAGS.out, exist_ok=True)
+  atomic.write_json(os.path.join(FLAGS.out, "epoch_profile.json"), out)
+  text = to_markdown(out)
+  atomic.write_text(os.path.join(FLAGS.out, "epoch_profile.md"), text)
+  print(text)
+
+
+def to_markdown(out: dict) -> str:
+  cpu = out["host"]["cpu"]
+  full = out["epoch_seconds"]["full epoch (Adam)"]
+  lines = [f"CPU: {cpu['model']}, {cpu['logical_cores']} logical cores; {out['placement']}; "
+           f"{out['batches_per_epoch']} minibatches of 128 per replica; median of "
+           f"{out['repeats']} interleaved epochs; {time.strftime('%Y-%m-%d')}", "",
+           f"Full epoch: {full * 1e3:.0f} ms. Taken apart:", "",
+           "| part | ms per epoch | share |", "|---|---|---|"]
+  lines += [f"| {p['part']} | {p['seconds'] * 1e3:.0f} | {p['share']:.0%} |" for p in out["parts"]]
+  lines += ["", f"What the epoch's time is made of (GEMM ceiling {out['gemm_ceiling_gflops']:.0f} "
+            "GFLOP/s, same shape, all devices):", "", "| component | ms per epoch | share |",
+            "|---|---|---|"]
+  lines += [f"| {p['part']} | {p['seconds'] * 1e3:.0f} | {p['share']:.0%} |" for p in out["inside"]]
+  r = out["remainder"]
+  lines.append(f"| remainder: gate elementwise math, matmuls below the ceiling, data movement | "
+               f"{r['seconds'] * 1e3:.0f} | {r['share']:.0%} |")
+  return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+  app.run(main)
