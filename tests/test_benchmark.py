@@ -80,7 +80,9 @@ def test_epoch_profile_takes_the_epoch_apart(tmp_path):
   assert p.returncode == 0, p.stderr[-3000:]
   out = json.loads((tmp_path / "epoch_profile.json").read_text())
   full = out["epoch_seconds"]["full epoch (Adam)"]
-  assert {p["part"].split(" ")[0] for p in out["parts"]} == {"forward", "backward", "Adam"}
-  assert sum(p["seconds"] for p in out["parts"]) == pytest.approx(full)
-  assert out["gemm_ceiling_gflops"] > 0 and "| part | ms per epoch |" in (
+  parts = {p["part"].split(" ")[0] for p in out["inside"]}
+  assert {"matmuls", "per-step", "Adam", "gate"} <= parts
+  assert sum(p["seconds"] for p in out["inside"]) + out["remainder"]["seconds"] == pytest.approx(full)
+  assert out["forward_only"]["seconds"] > 0
+  assert out["gemm_ceiling_gflops"] > 0 and "| component | ms per epoch |" in (
       tmp_path / "epoch_profile.md").read_text()
