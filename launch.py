@@ -7,6 +7,7 @@ Any config field can be overridden, e.g. `--config.data.negatives.threshold=3.15
 import ast
 import os
 import sys
+import traceback
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -101,6 +102,7 @@ def main(argv):
   except Exception as e:  # a peer gone (gloo reports its socket closed), or any other failure
     if not processes.distributed:
       raise
+    traceback.print_exc()  # for a real bug; the one line below stays last
     detail = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
     _stop(f"error: process {processes.process_id} of {processes.num_processes} stopped "
           f"({detail}). If another process died, rerun the same commands on every host: the run "

@@ -14,18 +14,19 @@ from typing import Any, Iterator
 
 from mirjax import cluster
 
-_UMASK = os.umask(0)  # read the process umask (the only portable way), then restore it
-os.umask(_UMASK)
+UMASK = os.umask(0)  # read the process umask (the only portable way), then restore it
+os.umask(UMASK)
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+def atomic_path(path: str | os.PathLike, every_process: bool = False) -> Iterator[str]:
   """Yields a temporary path in the target's directory; renames it over `path` on success.
 
   On any exception the temporary file is removed and `path` is left untouched. On a process that
-  does not write (cluster.is_writer), `path` is never touched.
+  does not write the workdir (cluster.is_writer), `path` is never touched, unless every_process
+  (a file each process needs itself, such as a fetched input in its host's cache).
   """
-  if not cluster.is_writer():
+  if not (every_process or cluster.is_writer()):
     with tempfile.TemporaryDirectory(prefix="mirjax-not-writer-") as scratch:
       yield os.path.join(scratch, os.path.basename(os.fspath(path)))
     return
@@ -35,7 +36,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
   suffix = os.path.splitext(path)[1]  # keeps e.g. '.png' so writers can infer the format
   fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=f".tmp{suffix}", dir=directory)
   os.close(fd)
-  os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give outputs the usual permissions
+  os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600; give outputs the usual permissions
   try:
     yield tmp
     with open(tmp, "rb") as f:

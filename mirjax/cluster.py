@@ -45,7 +45,7 @@ def initialize(cluster: Cluster) -> None:
         f"--coordinator={cluster.coordinator!r} --process_id={cluster.process_id}.")
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
   jax.distributed.initialize(cluster.coordinator, cluster.num_processes, cluster.process_id,
-                             initialization_timeout=max(60, 4 * cluster.heartbeat_s),
+                             initialization_timeout=max(300, 4 * cluster.heartbeat_s),
                              heartbeat_timeout_seconds=cluster.heartbeat_s)
   _state.update(process_id=cluster.process_id, process_count=cluster.num_processes)
 

@@ -131,6 +131,12 @@ def default_config() -> ml_collections.ConfigDict:
   # 0: auto, only when the replicas alone cannot fill the devices evenly (5 folds on 2 cores);
   # 1: never. The autoencoder (BatchNorm) and scoring never split their minibatches.
   c.train.batch_shards = 0
+  # 'rule': the layout above. 'probe': where a stage could also run with its minibatches whole
+  # (batch_shards 0 and the rule splits them), time one epoch of each layout at the stage's start and
+  # keep the faster (which one wins depends on the host: mirjax/placement.py). The choice is saved
+  # with the stage's checkpoints and reused on resume; two fresh runs may choose differently when
+  # the timings are close, and the layouts differ by float reassociation, hence opt-in.
+  c.train.placement = "rule"
   # Per device: 'map' (a loop) or 'vmap'; auto: map on a CPU device holding several replicas.
   c.train.replica_loop = "auto"
   c.train.cpu_devices = 0  # split the host CPU into this many single-threaded devices (0: one per core)
@@ -263,6 +269,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _require(config.lstm.matmul_dtype in ("float32", "bfloat16"), "lstm.matmul_dtype",
            config.lstm.matmul_dtype, "choose 'float32' or 'bfloat16'.")
   _require(config.lstm.layers >= 1, "lstm.layers", config.lstm.layers, "must be at least 1.")
+  _require(config.train.placement in ("rule", "probe"), "train.placement",
+           config.train.placement, "choose 'rule' or 'probe'.")
   _require(config.train.replica_loop in placement.LOOPS, "train.replica_loop",
            config.train.replica_loop, f"choose one of {placement.LOOPS}.")
   for name in ("devices", "cpu_devices", "batch_shards"):

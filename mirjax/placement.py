@@ -135,6 +135,16 @@ class Placement:
     return cls.create(n_replicas, train_cfg.devices, train_cfg.replica_loop, batch_size,
                       train_cfg.batch_shards)
 
+  @classmethod
+  def candidates(cls, train_cfg, n_replicas: int, batch_size: int = 0) -> tuple["Placement", ...]:
+    """The layouts a stage may train in: config.train's, and with train.placement='probe' also the
+    one that keeps minibatches whole, when the rule would split them (loop.train times both)."""
+    rule = cls.from_config(train_cfg, n_replicas, batch_size)
+    if (train_cfg.placement != "probe" or train_cfg.batch_shards or not batch_size
+        or rule.batch_shards == 1):
+      return (rule,)
+    return rule, cls.create(n_replicas, train_cfg.devices, train_cfg.replica_loop, batch_size, 1)
+
   @property
   def replica_shards(self) -> int:
     return self.mesh.shape[REPLICA_AXIS]

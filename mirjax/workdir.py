@@ -166,8 +166,11 @@ def _acquire(lock_path: str, me: dict) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f"{os.path.basename(lock_path)}.",
                                dir=os.path.dirname(lock_path))
     try:
+      os.fchmod(fd, 0o666 & ~atomic.UMASK)  # readable by another user's run, as before
       with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(me, f)
+        f.flush()
+        os.fsync(f.fileno())
       os.link(tmp, lock_path)  # the lock appears complete, or not at all
       return
     except FileExistsError:

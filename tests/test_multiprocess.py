@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT
 
 TINY = os.path.join(ROOT, "configs", "tiny.py")
-# Long enough to kill mid-run (checkpoints every 2 epochs), short enough for CI.
+# Long enough to kill mid-run (killed after epoch 5; checkpoints every 2 epochs), short enough for CI.
 LONGER = ["--config.classifier.epochs=12"]
 
 
@@ -32,20 +32,48 @@ def _command(workdir, config=TINY, extra=()):
 
 
 def _start(workdir, n, config=TINY, heartbeat=5, mode="train"):
-  """n processes of one run, one CPU device each, started together."""
+  """n processes of one run, one CPU device each, started together; their output goes to files
+  (a pipe nobody reads could fill and stall them)."""
   flags = [f"--coordinator=127.0.0.1:{_free_port()}", f"--num_processes={n}",
            f"--heartbeat_s={heartbeat}", "--config.train.cpu_devices=1", f"--mode={mode}"]
   env = {k: v for k, v in os.environ.items() if k != "MIRJAX_DATA_DIR"}
-  return [subprocess.Popen(_command(workdir, config, [*flags, f"--process_id={p}"]), cwd=ROOT,
-                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-          for p in range(n)]
+  os.makedirs(workdir, exist_ok=True)
+  procs = []
+  for p in range(n):
+    log = open(os.path.join(os.path.dirname(str(workdir)), f"{os.path.basename(str(workdir))}"
+                            f".{mode}.p{p}.log"), "w+", encoding="utf-8")
+    procs.append(subprocess.Popen(_command(workdir, config, [*flags, f"--process_id={p}"]),
+                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  text=True))
+    procs[-1].log = log
+    _STARTED.append(procs[-1])
+  return procs
+
+
+def _output(proc) -> str:
+  proc.log.seek(0)
+  return proc.log.read()
 
 
 def _finish(procs, timeout=300):
-  outs = [p.communicate(timeout=timeout) for p in procs]
-  for p, (_, err) in zip(procs, outs):
-    assert p.returncode == 0, err[-3000:]
-  return outs
+  for p in procs:
+    p.wait(timeout=timeout)
+  for p in procs:
+    assert p.returncode == 0, _output(p)[-3000:]
+
+
+_STARTED = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_outlives_its_test():
+  yield
+  while _STARTED:
+    p = _STARTED.pop()
+    if p.poll() is None:
+      p.kill()
+      p.wait()
+    p.log.close()
 
 
 def _one_process(workdir, config=TINY, mode="train"):
@@ -116,13 +144,14 @@ def test_a_killed_process_stops_the_other_and_the_rerun_resumes(reference, tmp_p
   while time.time() < deadline and not (
       metrics.exists() and '"stage": "classifier", "epoch": 5' in metrics.read_text()):
     time.sleep(0.2)
+  assert procs[0].poll() is None, "the run finished before the kill: give it more epochs"
   procs[1].send_signal(signal.SIGKILL)
   t = time.time()
-  _, err = procs[0].communicate(timeout=120)
+  procs[0].wait(timeout=120)
   stopped_after = time.time() - t
-  procs[1].communicate()
+  procs[1].wait()
   assert procs[0].returncode != 0 and stopped_after < 60
-  assert err.strip().splitlines()[-1].startswith("error: process 0 of 2 stopped")
+  assert _output(procs[0]).strip().splitlines()[-1].startswith("error: process 0 of 2 stopped")
   assert not (tmp_path / "results.json").exists()
   _finish(_start(tmp_path, 2))  # the same commands again: resumes from the epoch-4 checkpoint
   np.testing.assert_array_equal(pd.read_csv(tmp_path / "oof_predictions.csv")["score"],

@@ -112,6 +112,31 @@ def test_resume_after_kill_equals_uninterrupted(reference_run, tmp_path, monkeyp
   assert len(rows) == 5 * (3 + 4)
 
 
+def test_placement_probe_trains_in_the_layout_it_chose_and_records_it(reference_run, tmp_path):
+  """train.placement=probe times the split and the whole-minibatch layouts and keeps the faster:
+  the run then equals the run forced into that layout, bit for bit."""
+  probed = experiment.run(tiny_config(**{"train.placement": "probe"}), str(tmp_path / "probe"))
+  record = json.loads((tmp_path / "probe" / "checkpoints" / "classifier" / loop.PLACEMENT_FILE
+                       ).read_text())
+  assert len(record["epoch_seconds"]) == 2 and record["chosen"] in record["epoch_seconds"]
+  whole = "split" not in record["chosen"]
+  forced = (experiment.run(tiny_config(**{"train.batch_shards": 1}), str(tmp_path / "forced"))
+            if whole else reference_run[1])
+  assert [f["auc"] for f in probed["folds"]] == [f["auc"] for f in forced["folds"]]
+
+
+def test_a_recorded_placement_choice_is_kept(tmp_path):
+  train = tiny_config(**{"train.placement": "probe"}).train
+  candidates = placement.Placement.candidates(train, 5, batch_size=32)
+  assert len(candidates) == 2 and candidates[1].batch_shards == 1
+  stage = loop.Stage("classifier", 4, 32, 64, str(tmp_path), 2, 1)
+  (tmp_path / loop.PLACEMENT_FILE).write_text(json.dumps({"chosen": candidates[1].describe(5)}))
+  state = {"params": {"w": np.zeros((5, 2), np.float32)}}
+  assert loop.choose_placement(stage, None, state, None, candidates) is candidates[1]
+  assert placement.Placement.candidates(tiny_config().train, 5, batch_size=32) == (
+      placement.Placement.from_config(tiny_config().train, 5, 32),)
+
+
 def test_resume_refuses_a_different_config(reference_run, tmp_path):
   w, _ = reference_run
   shutil.copytree(w, tmp_path / "w")

@@ -26,6 +26,7 @@ _RECORD = flags.DEFINE_string("record_cpu_reference", None,
 
 REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cpu_reference.json")
 AUC_TOLERANCE = 0.005  # the bound on |AUC(GPU) - AUC(CPU)| for configs/quick.py
+SKIPPED = 125  # run.sh's exit code for a step it could not run (its `skip`)
 TARGETS = {"folds_vs_pytorch": 3.0, "replicas_90_vs_1": 10.0, "paper_protocol_s": 180.0}
 
 
@@ -166,7 +167,8 @@ def to_markdown(report: dict) -> str:
                                             else f"{t['value']:.2f}x")
       lines.append(f"| {t['target']} | {v} | {'n/a' if t['met'] is None else t['met']} |")
   lines += ["", "| step | exit code | seconds |", "|---|---|---|"]
-  lines += [f"| {s['step']} | {s['exit_code']} | {s['seconds']} |" for s in report["steps"]]
+  lines += [f"| {s['step']} | {'skipped' if s['exit_code'] == SKIPPED else s['exit_code']} | "
+            f"{s['seconds']} |" for s in report["steps"]]
   return "\n".join(lines) + "\n"
 
 

@@ -23,6 +23,7 @@ smoke=0
 py=${PYTHON:-python3}
 budget=${GPU_BUDGET_S:-420}
 work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 mkdir -p "$OUT"
 : > "$OUT/steps.tsv"
 : > "$OUT/log.txt"
@@ -43,13 +44,20 @@ step() {  # step NAME COMMAND...: runs it, appends its output to log.txt, record
   return "$rc"
 }
 
+skip() {  # skip NAME WHY: a requested step that cannot run is a row of the report, not silence
+  echo "=== $1: skipped ($2)" | tee -a "$OUT/log.txt"
+  printf '%s\t%s\t%s\n' "$1" 125 0 >> "$OUT/steps.tsv"  # 125: report.py's SKIPPED
+}
+
 if [[ $smoke -eq 1 ]]; then
   want device && step device "$py" -c "import jax; print(jax.devices(), jax.devices()[0].device_kind)"
   tests="numpy_reference"
 else
   command -v nvidia-smi > /dev/null && nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
-  want device && step device "$py" -c "import jax; d = jax.devices(); print(d, d[0].device_kind); \
-assert d[0].platform == 'gpu', 'JAX does not see a GPU'"
+  if want device && ! step device "$py" -c "import jax; d = jax.devices(); \
+print(d, d[0].device_kind); assert d[0].platform == 'gpu', 'JAX does not see a GPU'"; then
+    exit 1  # the other steps would run at full size on the CPU and spend the device call
+  fi
   tests="numpy_reference or eval_mode_numerics or fused_backward or bfloat16_matmuls \
 or each_vmapped_fold or resume_after_kill"
 fi
@@ -64,6 +72,8 @@ if want quick && [[ $smoke -eq 1 ]]; then
   step quick "$py" launch.py --config=configs/tiny.py --workdir="$work/quick"
 elif want quick && [[ -n "${MIRJAX_DATA_DIR:-}" ]]; then
   step quick "$py" launch.py --config=configs/quick.py --workdir="$work/quick"
+elif want quick; then
+  skip quick "MIRJAX_DATA_DIR is not set"
 fi
 
 want throughput && step throughput "$py" -m benchmarks.gpu.throughput --out="$OUT" \
@@ -71,7 +81,10 @@ want throughput && step throughput "$py" -m benchmarks.gpu.throughput --out="$OU
 
 paper=()
 left=$((budget - SECONDS - 15))  # 15 s for the report
-if want paper && [[ $smoke -eq 0 && -n "${MIRJAX_DATA_DIR:-}" && $left -gt 60 ]]; then
+if want paper && [[ $smoke -eq 0 && ( -z "${MIRJAX_DATA_DIR:-}" || $left -le 60 ) ]]; then
+  skip paper "$([[ -z "${MIRJAX_DATA_DIR:-}" ]] && echo "MIRJAX_DATA_DIR is not set" || \
+    echo "${left} s left of GPU_BUDGET_S")"
+elif want paper && [[ $smoke -eq 0 ]]; then
   paper=(--paper_workdir="$work/paper")
   before=$status
   step paper timeout "$left" "$py" launch.py --config=configs/paper.py --workdir="$work/paper"
@@ -79,5 +92,5 @@ if want paper && [[ $smoke -eq 0 && -n "${MIRJAX_DATA_DIR:-}" && $left -gt 60 ]]
 fi
 
 step report "$py" -m benchmarks.gpu.report --out="$OUT" --quick_workdir="$work/quick" \
-  --smoke=$([[ $smoke -eq 1 ]] && echo true || echo false) "${paper[@]}"
+  --smoke=$([[ $smoke -eq 1 ]] && echo true || echo false) ${paper[@]+"${paper[@]}"}
 exit "$status"

@@ -192,7 +192,7 @@ def _verify(source: Source, path: str) -> None:
 def _fetch_into_cache(source: Source) -> str:
   """Fetches into the cache atomically: a failed or mismatching download leaves nothing behind."""
   dest = os.path.join(cache_dir(), source.filename)
-  with atomic.atomic_path(dest) as tmp:
+  with atomic.atomic_path(dest, every_process=True) as tmp:  # each host its own cache
     source.fetch(tmp)
     _verify(source, tmp)
   return dest

@@ -76,7 +76,11 @@ def folds(ds: dataset_lib.Dataset, split: str, data_seed: int) -> list[Fold]:
     fold = Fold(f, train, never_recorded.copy(), test_pos, np.ones_like(train),
                 {"own": own, "random": random_tests[f]}, cold)
     allowed = never_recorded & ~train & ~fold.test_pairs
+    # Labelled pairs this fold neither trains nor tests on (cut to make the folds equal, or across
+    # a cold split's boundary) are off the lists: their label must not count either way.
     candidate = np.ones_like(train)
+    unused = np.setdiff1d(np.arange(len(ds.pairs)), np.concatenate([test_idx, train_idx]))
+    candidate[ds.pairs[unused, 0], ds.pairs[unused, 1]] = False
     for col in cold:  # a new node has no pairs at all in training
       new = np.zeros(train.shape[col], bool)
       new[np.unique(own[:, col])] = True

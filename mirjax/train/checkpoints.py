@@ -60,16 +60,17 @@ class ReplicaCheckpoints:
 
   def _discard(self, step: int, error: Exception) -> None:
     path = os.path.join(self.directory, str(step))
-    if self.read_only or not cluster.is_writer():
+    if self.read_only:
       logging.warning("checkpoint %s cannot be restored (%s); trying the one before.", path,
                       _first_line(error))
       return
     logging.warning("checkpoint %s cannot be restored (%s); deleted it, resuming from the one "
                     "before.", path, _first_line(error))
-    try:
+    try:  # every process (orbax deletes on process 0, after a barrier all of them reach)
       self._manager.delete(step)
     except Exception:  # the step may be too damaged for orbax to delete it
-      shutil.rmtree(path, ignore_errors=True)
+      if cluster.is_writer():
+        shutil.rmtree(path, ignore_errors=True)
     self._manager.reload()
 
   def save(self, step: int, state) -> None:

@@ -7,6 +7,8 @@ once per epoch: to log, check for NaN, and checkpoint.
 """
 
 import dataclasses
+import json
+import os
 import time
 from typing import Any, Callable
 
@@ -15,11 +17,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from absl import logging
+from jax.experimental import multihost_utils
 
+from mirjax import atomic, cluster
 from mirjax.errors import MirjaxError
 from mirjax.placement import BATCH_AXIS, Placement
 from mirjax.train.checkpoints import ReplicaCheckpoints
 from mirjax.train.metrics_log import MetricsLog
+
+PLACEMENT_FILE = "placement.json"  # in a stage's checkpoint directory: train.placement='probe''s choice
 
 # loss_fn(params, model_state, data, idx, train) -> (scalar loss, new model_state)
 LossFn = Callable[[Any, Any, dict, jax.Array, bool], tuple[jax.Array, Any]]
@@ -122,9 +128,12 @@ def compile_epoch(epoch_fn, placement: Placement, state, data: ReplicaData):
   return program.lower(state, data.own, data.shared, placement.valid(n)).compile()
 
 
-def train(stage: Stage, epoch_fn, state: dict, data: ReplicaData, *, placement: Placement,
-          metrics_log: MetricsLog) -> dict:
+def train(stage: Stage, epoch_fn, state: dict, data: ReplicaData, *,
+          placement: Placement | tuple[Placement, ...], metrics_log: MetricsLog) -> dict:
   """Trains all replicas for `stage.epochs`, resuming from the newest checkpoint of the stage.
+
+  `placement`: the layout, or candidate layouts (Placement.candidates) to choose from by
+  `choose_placement`.
 
   Raises:
     NonFiniteLossError: as soon as any replica's training loss is NaN or infinite.
@@ -138,9 +147,52 @@ def train(stage: Stage, epoch_fn, state: dict, data: ReplicaData, *, placement: 
                    if start == stage.epochs else "resuming from the", start, stage.epochs)
     if start >= stage.epochs:
       return state
+    if not isinstance(placement, Placement):
+      placement = choose_placement(stage, epoch_fn, state, data, placement)
     return _run_epochs(stage, epoch_fn, state, data, start, placement, metrics_log, ckpt)
   finally:
     ckpt.close()
+
+
+def choose_placement(stage: Stage, epoch_fn, state: dict, data: ReplicaData,
+                     candidates: tuple[Placement, ...]) -> Placement:
+  """The faster of `candidates` for this stage's epoch: the one recorded in the stage's checkpoint
+  directory (a resumed run keeps its layout), else the one whose second epoch ran faster (the first
+  compiles and allocates) on copies of the state, then recorded there. Every process of a
+  multi-process run takes process 0's choice."""
+  if len(candidates) == 1:
+    return candidates[0]
+  n = jax.tree.leaves(state)[0].shape[0]
+  names = [c.describe(n) for c in candidates]
+  path = os.path.join(stage.checkpoint_dir, PLACEMENT_FILE)
+  recorded = -1  # process 0 reads the record and every process follows it, so none probes alone
+  if cluster.is_writer() and os.path.exists(path):
+    with open(path, encoding="utf-8") as f:
+      chosen = json.load(f)["chosen"]
+    recorded = names.index(chosen) if chosen in names else -1
+  if jax.process_count() > 1:
+    recorded = int(multihost_utils.broadcast_one_to_all(np.int32(recorded)))
+  if recorded >= 0:
+    logging.info("%s: placement %s (recorded by this run's probe)", stage.name, names[recorded])
+    return candidates[recorded]
+  seconds = []
+  for place in candidates:
+    placed = place.place(jax.tree.map(np.array, state), n)  # a copy: the probe's epochs donate it
+    own, shared = place.place(data.own, n), place.place(data.shared, n, replicated=True)
+    valid = place.valid(n)
+    run = compile_epoch(epoch_fn, place, placed, ReplicaData(own, shared))
+    for _ in range(2):
+      t = time.perf_counter()
+      placed, metrics = run(placed, own, shared, valid)
+      jax.block_until_ready(metrics)
+    seconds.append(time.perf_counter() - t)
+  best = int(np.argmin(seconds))
+  if jax.process_count() > 1:
+    best = int(multihost_utils.broadcast_one_to_all(np.int32(best)))
+  logging.info("%s: placement probe, one epoch each: %s; chose %s", stage.name,
+               "; ".join(f"{name}: {s:.2f}s" for name, s in zip(names, seconds)), names[best])
+  atomic.write_json(path, {"chosen": names[best], "epoch_seconds": dict(zip(names, seconds))})
+  return candidates[best]
 
 
 def _run_epochs(stage: Stage, epoch_fn, state, data: ReplicaData, start: int,

@@ -132,6 +132,6 @@ def train_replicas(cfg: ml_collections.ConfigDict, pool_x: np.ndarray, pool_labe
   state = loop.train(stage, loop.make_epoch_fn(classifier_loss_fn(clf), UNIT_ADAM,
                                                stage.batch_size, stage.n_fit),
                      state, data,
-                     placement=Placement.from_config(cfg.train, len(reps), stage.batch_size),
+                     placement=Placement.candidates(cfg.train, len(reps), stage.batch_size),
                      metrics_log=metrics_log)
   return TrainedReplicas(ae, clf, ae_params, batch_stats, state["params"], mean, std)
