@@ -69,13 +69,13 @@ def _hard_gates(z):
 @contextlib.contextmanager
 def hard_gates():
   """Programs traced inside use gates without transcendentals (a measurement device only: it swaps
-  mirjax.models' private gate function and puts it back)."""
-  original = models._gates
-  models._gates = _hard_gates
+  mirjax.models' private gate functions, training's and scoring's, and puts them back)."""
+  original = models._gates, models._gates_one_sigmoid
+  models._gates = models._gates_one_sigmoid = _hard_gates
   try:
     yield
   finally:
-    models._gates = original
+    models._gates, models._gates_one_sigmoid = original
 
 
 def pmean_epoch(n_replicas: int, batch: int, n_batches: int, n_params: int):
