@@ -18,7 +18,7 @@ import jax
 
 from mirjax.errors import ConfigError
 
-_state = {"process_id": 0, "process_count": 1}  # set by `initialize`; no JAX backend needed
+_state = {"process_id": 0}  # set by `initialize`; read without starting JAX's backend
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,13 +47,9 @@ def initialize(cluster: Cluster) -> None:
   jax.distributed.initialize(cluster.coordinator, cluster.num_processes, cluster.process_id,
                              initialization_timeout=max(300, 4 * cluster.heartbeat_s),
                              heartbeat_timeout_seconds=cluster.heartbeat_s)
-  _state.update(process_id=cluster.process_id, process_count=cluster.num_processes)
+  _state["process_id"] = cluster.process_id
 
 
 def is_writer() -> bool:
   """Whether this process writes the workdir (process 0, or the only process)."""
   return _state["process_id"] == 0
-
-
-def process_count() -> int:
-  return _state["process_count"]

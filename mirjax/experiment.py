@@ -138,8 +138,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
   if mode == "query":
     workdir_lib.check_config(workdir, config)
     return _query(config, workdir, query, processes)
-  placement.configure(config.train.cpu_devices)  # before JAX starts
-  cluster.initialize(processes)
+  _start_jax(config, processes)
   with workdir_lib.lock(workdir, mode):  # first, so a busy workdir is refused naming its holder
     workdir_lib.check_config(workdir, config)
     if sweep.is_sweep(config):
@@ -159,6 +158,12 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
     return table
 
 
+def _start_jax(config: ml_collections.ConfigDict, processes: cluster.Cluster) -> None:
+  """Before JAX's first operation: the backend (float32 matmuls, CPU devices), then the processes."""
+  placement.configure(config.train.cpu_devices)
+  cluster.initialize(processes)
+
+
 def _query(config: ml_collections.ConfigDict, workdir: str, query: ranking.Query,
            processes: cluster.Cluster):
   """Answers a query from the scored grid; reads the workdir, never writes to it."""
@@ -166,8 +171,7 @@ def _query(config: ml_collections.ConfigDict, workdir: str, query: ranking.Query
     rows = ranking.answer(predict_lib.read_grid(workdir), query)  # no JAX needed
     print(f"{query.describe()} ({workdir}):\n{ranking.format_table(rows)}")
     return rows
-  placement.configure(config.train.cpu_devices)  # before JAX starts
-  cluster.initialize(processes)
+  _start_jax(config, processes)
   answer = _pair_answer(config, dataset_lib.build_dataset(config.data), workdir, query)
   print(f"pair {answer['mirna']} – {answer['gene']}: score {answer['score']:.4f} ± "
         f"{answer['score_std']:.4f} (folds: {', '.join(f'{s:.4f}' for s in answer['fold_scores'])})"

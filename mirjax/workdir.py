@@ -18,6 +18,7 @@ import socket
 import tempfile
 import time
 
+import jax
 from absl import logging
 
 from mirjax import atomic, cluster, provenance
@@ -149,7 +150,7 @@ def lock(path: str, mode: str):
                       "writable workdir (--mode=query reads a read-only one).")
   lock_path = os.path.join(path, LOCK)
   me = {"pid": os.getpid(), "host": socket.gethostname(), "mode": mode,
-        "processes": cluster.process_count(),  # process 0 holds the lock for all of them
+        "processes": jax.process_count(),  # process 0 holds the lock for all of them
         "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "process_start": _process_start(os.getpid())}
   _acquire(lock_path, me)

@@ -132,7 +132,7 @@ def test_a_recorded_placement_choice_is_kept(tmp_path):
   stage = loop.Stage("classifier", 4, 32, 64, str(tmp_path), 2, 1)
   (tmp_path / loop.PLACEMENT_FILE).write_text(json.dumps({"chosen": candidates[1].describe(5)}))
   state = {"params": {"w": np.zeros((5, 2), np.float32)}}
-  assert loop.choose_placement(stage, None, state, None, candidates) is candidates[1]
+  assert loop.choose_placement(stage, None, state, None, candidates) == (candidates[1], None)
   assert placement.Placement.candidates(tiny_config().train, 5, batch_size=32) == (
       placement.Placement.from_config(tiny_config().train, 5, 32),)
 

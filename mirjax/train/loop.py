@@ -147,21 +147,23 @@ def train(stage: Stage, epoch_fn, state: dict, data: ReplicaData, *,
                    if start == stage.epochs else "resuming from the", start, stage.epochs)
     if start >= stage.epochs:
       return state
+    run = None
     if not isinstance(placement, Placement):
-      placement = choose_placement(stage, epoch_fn, state, data, placement)
-    return _run_epochs(stage, epoch_fn, state, data, start, placement, metrics_log, ckpt)
+      placement, run = choose_placement(stage, epoch_fn, state, data, placement)
+    return _run_epochs(stage, epoch_fn, state, data, start, placement, metrics_log, ckpt, run)
   finally:
     ckpt.close()
 
 
 def choose_placement(stage: Stage, epoch_fn, state: dict, data: ReplicaData,
-                     candidates: tuple[Placement, ...]) -> Placement:
-  """The faster of `candidates` for this stage's epoch: the one recorded in the stage's checkpoint
-  directory (a resumed run keeps its layout), else the one whose second epoch ran faster (the first
-  compiles and allocates) on copies of the state, then recorded there. Every process of a
-  multi-process run takes process 0's choice."""
+                     candidates: tuple[Placement, ...]):
+  """(placement, its compiled epoch or None): the faster of `candidates` for this stage's epoch.
+  The one recorded in the stage's checkpoint directory (a resumed run keeps its layout), else the
+  one whose second epoch ran faster (the first compiles and allocates) on copies of the state, then
+  recorded there, with the program the probe compiled for it. Every process of a multi-process run
+  takes process 0's choice."""
   if len(candidates) == 1:
-    return candidates[0]
+    return candidates[0], None
   n = jax.tree.leaves(state)[0].shape[0]
   names = [c.describe(n) for c in candidates]
   path = os.path.join(stage.checkpoint_dir, PLACEMENT_FILE)
@@ -174,13 +176,14 @@ def choose_placement(stage: Stage, epoch_fn, state: dict, data: ReplicaData,
     recorded = int(multihost_utils.broadcast_one_to_all(np.int32(recorded)))
   if recorded >= 0:
     logging.info("%s: placement %s (recorded by this run's probe)", stage.name, names[recorded])
-    return candidates[recorded]
-  seconds = []
+    return candidates[recorded], None
+  seconds, runs = [], []
   for place in candidates:
     placed = place.place(jax.tree.map(np.array, state), n)  # a copy: the probe's epochs donate it
     own, shared = place.place(data.own, n), place.place(data.shared, n, replicated=True)
     valid = place.valid(n)
     run = compile_epoch(epoch_fn, place, placed, ReplicaData(own, shared))
+    runs.append(run)
     for _ in range(2):
       t = time.perf_counter()
       placed, metrics = run(placed, own, shared, valid)
@@ -192,20 +195,23 @@ def choose_placement(stage: Stage, epoch_fn, state: dict, data: ReplicaData,
   logging.info("%s: placement probe, one epoch each: %s; chose %s", stage.name,
                "; ".join(f"{name}: {s:.2f}s" for name, s in zip(names, seconds)), names[best])
   atomic.write_json(path, {"chosen": names[best], "epoch_seconds": dict(zip(names, seconds))})
-  return candidates[best]
+  return candidates[best], runs[best]
 
 
 def _run_epochs(stage: Stage, epoch_fn, state, data: ReplicaData, start: int,
-                placement: Placement, metrics_log: MetricsLog, ckpt: ReplicaCheckpoints) -> dict:
+                placement: Placement, metrics_log: MetricsLog, ckpt: ReplicaCheckpoints,
+                run=None) -> dict:
+  """The remaining epochs; `run`: the epoch already compiled for `placement` (by the probe)."""
   n_replicas = jax.tree.leaves(state)[0].shape[0]
   t0 = time.perf_counter()
   state = placement.place(state, n_replicas)
   data = ReplicaData(placement.place(data.own, n_replicas),
                      placement.place(data.shared, n_replicas, replicated=True))
   valid = placement.valid(n_replicas)
-  run = compile_epoch(epoch_fn, placement, state, data)
-  logging.info("%s: compiled in %.1fs (%s)", stage.name, time.perf_counter() - t0,
-               placement.describe(n_replicas))
+  compiled = run is None
+  run = compile_epoch(epoch_fn, placement, state, data) if compiled else run
+  logging.info("%s: %s in %.1fs (%s)", stage.name, "compiled" if compiled else "placed",
+               time.perf_counter() - t0, placement.describe(n_replicas))
   t_start = time.perf_counter()
   for epoch in range(start + 1, stage.epochs + 1):
     t = time.perf_counter()
