@@ -6,7 +6,6 @@ Any config field can be overridden, e.g. `--config.data.negatives.threshold=3.15
 
 import ast
 import os
-import sys
 import traceback
 
 from absl import app, flags, logging
@@ -97,6 +96,7 @@ def main(argv):
     query = ranking.Query(mirna=_MIRNA.value, gene=_GENE.value, top=_TOP.value,
                           include_known=_INCLUDE_KNOWN.value)
     experiment.run(config, _WORKDIR.value, _MODE.value, query, processes)
+    cluster.finish()
   except MirjaxError as e:  # a user-facing problem: say it once, plainly, no traceback
     _stop(f"error: {e}", processes)
   except Exception as e:  # a peer gone (gloo reports its socket closed), or any other failure
@@ -104,18 +104,14 @@ def main(argv):
       raise
     traceback.print_exc()  # for a real bug; the one line below stays last
     detail = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-    _stop(f"error: process {processes.process_id} of {processes.num_processes} stopped "
-          f"({detail}). If another process died, rerun the same commands on every host: the run "
-          "resumes from its last checkpoint.", processes)
+    _stop(processes.stopped(detail), processes)
 
 
 def _stop(message: str, processes: cluster.Cluster) -> None:
-  """Exits with one line. A process of a multi-process run exits at once: JAX's shutdown would
-  first wait at a barrier for the other processes, and abort with a stack trace if one is gone."""
+  """Exits with one line (a process of several: at once, cluster.exit_now)."""
   if not processes.distributed:
     raise SystemExit(message)
-  print(message, file=sys.stderr, flush=True)
-  os._exit(1)
+  cluster.exit_now(message)
 
 
 if __name__ == "__main__":

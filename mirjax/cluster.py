@@ -7,18 +7,25 @@ result (they are gathered to all of them), but only process 0 writes the workdir
 processes' writes (mirjax/atomic.py) go to a private temporary directory and are dropped, and orbax
 writes each checkpoint once, from process 0, after every process has reached it.
 
-If a process dies, the others stop when the coordination service misses its heartbeats
-(`heartbeat_s`) instead of waiting for it forever; rerunning the same commands resumes from the last
-checkpoint.
+If a process dies, the others stop with one line instead of waiting for it forever, and rerunning
+the same commands resumes from the last checkpoint. A peer that exits closes its sockets, and the
+collective waiting on it fails at once (launch.py turns that into the line). A peer that freezes or
+drops off the network closes nothing: `Watchdog` notices its silence after `heartbeat_s`.
 """
 
 import dataclasses
+import os
+import sys
+import threading
+import time
 
 import jax
+from jax._src import distributed as jax_distributed  # its client: orbax reaches it the same way
 
 from mirjax.errors import ConfigError
 
-_state = {"process_id": 0}  # set by `initialize`; read without starting JAX's backend
+_state = {"process_id": 0, "watchdog": None}  # set by `initialize`; read without starting JAX
+_exiting = threading.Lock()  # held by the first thread that ends the process
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +40,12 @@ class Cluster:
   def distributed(self) -> bool:
     return self.num_processes > 1
 
+  def stopped(self, why: str) -> str:
+    """The one line a process of several ends with when it cannot go on."""
+    return (f"error: process {self.process_id} of {self.num_processes} stopped ({why}). If another "
+            "process died, rerun the same commands on every host: the run resumes from its last "
+            "checkpoint.")
+
 
 def initialize(cluster: Cluster) -> None:
   """Joins the cluster; call before JAX's first operation (after placement.configure)."""
@@ -44,12 +57,107 @@ def initialize(cluster: Cluster) -> None:
         f"address) and --process_id in 0..{cluster.num_processes - 1}; got "
         f"--coordinator={cluster.coordinator!r} --process_id={cluster.process_id}.")
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  # JAX's own heartbeat check is the backstop, at twice the watchdog's limit: when it fires it
+  # aborts the process from a C++ thread with a stack trace, so the watchdog must come first.
   jax.distributed.initialize(cluster.coordinator, cluster.num_processes, cluster.process_id,
                              initialization_timeout=max(300, 4 * cluster.heartbeat_s),
-                             heartbeat_timeout_seconds=cluster.heartbeat_s)
+                             heartbeat_timeout_seconds=2 * cluster.heartbeat_s)
   _state["process_id"] = cluster.process_id
+  _state["watchdog"] = Watchdog(jax_distributed.global_state.client, cluster)
+  _state["watchdog"].start()
+
+
+def finish() -> None:
+  """Tells the other processes that this one has finished its work, before JAX's shutdown, where
+  it may wait for them: from then on its silence is not a fault (a no-op for one process)."""
+  if _state["watchdog"] is not None:
+    _state["watchdog"].stop()
 
 
 def is_writer() -> bool:
   """Whether this process writes the workdir (process 0, or the only process)."""
   return _state["process_id"] == 0
+
+
+def exit_now(line: str) -> None:
+  """Ends this process of several with one line on stderr, once, whichever thread gets here first.
+
+  os._exit, not SystemExit: JAX's shutdown would first wait at a barrier for the other processes,
+  and abort with a stack trace if one is gone."""
+  if _exiting.acquire(blocking=False):
+    print(line, file=sys.stderr, flush=True)
+    os._exit(1)
+  threading.Event().wait()  # another thread is printing the line and ending the process
+
+
+_DONE = "done"
+_PREFIX = "mirjax/alive/"
+
+
+class Watchdog:
+  """Every process posts a counter to the coordination service's key-value store every
+  heartbeat_s / 10 and reads the others'. A peer whose counter has not moved for heartbeat_s, or a
+  coordinator that has not answered for as long, ends this process with one line (`exit_now`).
+
+  A process that has finished posts 'done' (`finish`), so that the others do not take its silence
+  for a fault.
+  """
+
+  def __init__(self, client, cluster: Cluster):
+    self._client, self._cluster = client, cluster
+    self._interval = max(cluster.heartbeat_s / 10, 0.1)
+    now = time.monotonic()
+    # When each process was last heard of; this process's own entry: the coordinator's last answer.
+    self._heard = dict.fromkeys(range(cluster.num_processes), now)
+    self._counters: dict[int, str] = {}
+    self._stopping = threading.Event()
+
+  def start(self) -> None:
+    for target in (self._beat, self._watch):
+      threading.Thread(target=target, name=f"mirjax-{target.__name__[1:]}", daemon=True).start()
+
+  def stop(self) -> None:
+    self._stopping.set()
+    try:
+      self._client.key_value_set(self._key(self._cluster.process_id), _DONE, allow_overwrite=True)
+    except jax.errors.JaxRuntimeError:
+      pass  # the coordinator is gone already; the others learn it from their own watchdogs
+
+  @staticmethod
+  def _key(process: int) -> str:
+    return f"{_PREFIX}{process}"
+
+  def _beat(self) -> None:
+    me, count = self._cluster.process_id, 0
+    while not self._stopping.is_set():
+      count += 1
+      try:
+        self._client.key_value_set(self._key(me), str(count), allow_overwrite=True)
+        posted = self._client.key_value_dir_get(_PREFIX)  # one call for all processes
+        self._heard[me] = time.monotonic()
+      except jax.errors.JaxRuntimeError:
+        posted = []  # the coordinator did not answer: `_watch` ends the process if that lasts
+      for key, value in posted:
+        peer = int(key.rsplit("/", 1)[1])
+        if peer == me or peer not in self._heard:
+          continue
+        if value == _DONE:
+          self._heard.pop(peer)
+        elif value != self._counters.get(peer):
+          self._counters[peer], self._heard[peer] = value, time.monotonic()
+      self._stopping.wait(self._interval)
+
+  def _watch(self) -> None:
+    me, limit = self._cluster.process_id, self._cluster.heartbeat_s
+    while not self._stopping.wait(self._interval):
+      now = time.monotonic()
+      silent = sorted(p for p, t in list(self._heard.items()) if now - t > limit)
+      if self._stopping.is_set() or not silent:
+        continue
+      if me in silent:
+        why = (f"the coordinator at {self._cluster.coordinator} (process 0) has not answered for "
+               f"{limit} s: dead, frozen or unreachable")
+      else:
+        who = f"process {silent[0]} has" if len(silent) == 1 else f"processes {silent} have"
+        why = f"{who} been silent for {limit} s: dead, frozen or unreachable"
+      exit_now(self._cluster.stopped(why))

@@ -1,5 +1,6 @@
 """Several processes as one run (jax.distributed, gloo collectives, 127.0.0.1): the same numbers as
-one process with as many devices, one writer, and a killed process stops the others and resumes."""
+one process with as many devices, one writer; a killed or frozen process stops the others with one
+line, and the rerun resumes."""
 
 import json
 import os
@@ -137,14 +138,19 @@ def test_a_sweep_over_two_processes_equals_one_process(tmp_path):
   pd.testing.assert_frame_equal(a, b)
 
 
-def test_a_killed_process_stops_the_other_and_the_rerun_resumes(reference, tmp_path):
-  procs = _start(tmp_path, 2)
-  metrics = tmp_path / "metrics.jsonl"
+def _wait_for_classifier_epoch_5(workdir, procs):
+  metrics = workdir / "metrics.jsonl"
   deadline = time.time() + 240
   while time.time() < deadline and not (
       metrics.exists() and '"stage": "classifier", "epoch": 5' in metrics.read_text()):
     time.sleep(0.2)
-  assert procs[0].poll() is None, "the run finished before the kill: give it more epochs"
+  assert all(p.poll() is None for p in procs), "the run ended before the fault: give it more epochs"
+
+
+def test_a_killed_process_stops_the_other_and_the_rerun_resumes(reference, tmp_path):
+  procs = _start(tmp_path, 2)
+  metrics = tmp_path / "metrics.jsonl"
+  _wait_for_classifier_epoch_5(tmp_path, procs)
   procs[1].send_signal(signal.SIGKILL)
   t = time.time()
   procs[0].wait(timeout=120)
@@ -159,3 +165,23 @@ def test_a_killed_process_stops_the_other_and_the_rerun_resumes(reference, tmp_p
   epochs = [json.loads(line)["epoch"] for line in metrics.read_text().splitlines()
             if '"classifier"' in line and '"replica": 0' in line]
   assert epochs == list(range(1, 13))  # one history, no duplicated epochs
+
+
+@pytest.mark.parametrize("frozen", [1, 0])
+def test_a_frozen_process_stops_the_other_with_one_line(tmp_path, frozen):
+  """SIGSTOP: a host that hangs or drops off the network closes no socket, so no collective fails.
+  The other process's watchdog (mirjax/cluster.py) notices the silence after --heartbeat_s=5 and
+  ends it with one line, before JAX's own heartbeat check (at 10 s) would abort it with a stack
+  trace. Frozen process 0 is the coordinator: process 1 then hears nothing from the service."""
+  procs = _start(tmp_path, 2)
+  _wait_for_classifier_epoch_5(tmp_path, procs)
+  other = procs[1 - frozen]
+  procs[frozen].send_signal(signal.SIGSTOP)
+  other.wait(timeout=120)
+  procs[frozen].kill()
+  lines = _output(other).strip().splitlines()
+  silent = ("the coordinator at 127.0.0.1:" if frozen == 0 else "process 1 has been silent")
+  assert other.returncode == 1
+  assert lines[-1].startswith(f"error: process {1 - frozen} of 2 stopped ({silent}"), lines[-1]
+  assert not any("Fatal" in line or "Terminating process" in line for line in lines)
+  assert not (tmp_path / "results.json").exists()
