@@ -99,6 +99,11 @@ def main(argv):
     cluster.finish()
   except MirjaxError as e:  # a user-facing problem: say it once, plainly, no traceback
     _stop(f"error: {e}", processes)
+  except KeyboardInterrupt:
+    if not processes.distributed:
+      raise
+    # At once, with sockets closed: JAX's shutdown barrier would hold the peers for minutes.
+    _stop(processes.stopped("interrupted"), processes)
   except Exception as e:  # a peer gone (gloo reports its socket closed), or any other failure
     if not processes.distributed:
       raise

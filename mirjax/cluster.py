@@ -57,11 +57,12 @@ def initialize(cluster: Cluster) -> None:
         f"address) and --process_id in 0..{cluster.num_processes - 1}; got "
         f"--coordinator={cluster.coordinator!r} --process_id={cluster.process_id}.")
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
-  # JAX's own heartbeat check is the backstop, at twice the watchdog's limit: when it fires it
-  # aborts the process from a C++ thread with a stack trace, so the watchdog must come first.
+  # JAX's own heartbeat check is the backstop: it aborts the process from a C++ thread with a stack
+  # trace, so the watchdog (which ends it within ~1.3 heartbeat_s) must come first. JAX beats every
+  # timeout/2 and declares a process dead after a timeout of silence: at 4x, not before 2x.
   jax.distributed.initialize(cluster.coordinator, cluster.num_processes, cluster.process_id,
                              initialization_timeout=max(300, 4 * cluster.heartbeat_s),
-                             heartbeat_timeout_seconds=2 * cluster.heartbeat_s)
+                             heartbeat_timeout_seconds=_BACKSTOP * cluster.heartbeat_s)
   _state["process_id"] = cluster.process_id
   _state["watchdog"] = Watchdog(jax_distributed.global_state.client, cluster)
   _state["watchdog"].start()
@@ -71,7 +72,7 @@ def finish() -> None:
   """Tells the other processes that this one has finished its work, before JAX's shutdown, where
   it may wait for them: from then on its silence is not a fault (a no-op for one process)."""
   if _state["watchdog"] is not None:
-    _state["watchdog"].stop()
+    _state["watchdog"].finish()
 
 
 def is_writer() -> bool:
@@ -92,15 +93,21 @@ def exit_now(line: str) -> None:
 
 _DONE = "done"
 _PREFIX = "mirjax/alive/"
+_BACKSTOP = 4  # JAX's heartbeat timeout, in units of heartbeat_s
 
 
 class Watchdog:
   """Every process posts a counter to the coordination service's key-value store every
-  heartbeat_s / 10 and reads the others'. A peer whose counter has not moved for heartbeat_s, or a
-  coordinator that has not answered for as long, ends this process with one line (`exit_now`).
+  heartbeat_s / 10 and reads all of them back. A coordinator that has not answered for heartbeat_s,
+  or a peer whose counter has not moved for heartbeat_s of this process's answered reads, ends this
+  process with one line (`exit_now`).
 
-  A process that has finished posts 'done' (`finish`), so that the others do not take its silence
-  for a fault.
+  One thread (`_beat`) is the only writer of this process's key, so a finished process's 'done'
+  (`finish`), which tells the others its silence is no fault, is its last word and never
+  overwritten. Both threads run until JAX shuts the client down at exit, so a peer that freezes
+  while this one waits at JAX's shutdown barrier is still caught. Both need the GIL: a tick that
+  comes late (the process was paused, or a C call held the GIL) restarts the clock rather than
+  blaming the others.
   """
 
   def __init__(self, client, cluster: Cluster):
@@ -110,29 +117,28 @@ class Watchdog:
     # When each process was last heard of; this process's own entry: the coordinator's last answer.
     self._heard = dict.fromkeys(range(cluster.num_processes), now)
     self._counters: dict[int, str] = {}
-    self._stopping = threading.Event()
+    self._finishing = threading.Event()
 
   def start(self) -> None:
     for target in (self._beat, self._watch):
       threading.Thread(target=target, name=f"mirjax-{target.__name__[1:]}", daemon=True).start()
 
-  def stop(self) -> None:
-    self._stopping.set()
-    try:
-      self._client.key_value_set(self._key(self._cluster.process_id), _DONE, allow_overwrite=True)
-    except jax.errors.JaxRuntimeError:
-      pass  # the coordinator is gone already; the others learn it from their own watchdogs
+  def finish(self) -> None:
+    self._finishing.set()
 
   @staticmethod
-  def _key(process: int) -> str:
-    return f"{_PREFIX}{process}"
+  def _running() -> bool:
+    return jax_distributed.global_state.client is not None  # None once JAX has shut it down
 
   def _beat(self) -> None:
     me, count = self._cluster.process_id, 0
-    while not self._stopping.is_set():
+    while self._running():
       count += 1
       try:
-        self._client.key_value_set(self._key(me), str(count), allow_overwrite=True)
+        value = _DONE if self._finishing.is_set() else str(count)
+        if self._counters.get(me) != _DONE:
+          self._client.key_value_set(f"{_PREFIX}{me}", value, allow_overwrite=True)
+          self._counters[me] = value
         posted = self._client.key_value_dir_get(_PREFIX)  # one call for all processes
         self._heard[me] = time.monotonic()
       except jax.errors.JaxRuntimeError:
@@ -145,19 +151,26 @@ class Watchdog:
           self._heard.pop(peer)
         elif value != self._counters.get(peer):
           self._counters[peer], self._heard[peer] = value, time.monotonic()
-      self._stopping.wait(self._interval)
+      time.sleep(self._interval)
 
   def _watch(self) -> None:
     me, limit = self._cluster.process_id, self._cluster.heartbeat_s
-    while not self._stopping.wait(self._interval):
-      now = time.monotonic()
-      silent = sorted(p for p, t in list(self._heard.items()) if now - t > limit)
-      if self._stopping.is_set() or not silent:
-        continue
-      if me in silent:
+    tick = resumed = time.monotonic()
+    while self._running():
+      time.sleep(self._interval)
+      now, last_tick = time.monotonic(), tick
+      tick = now
+      if now - last_tick > 3 * self._interval:  # this process was not running: not the others' fault
+        resumed = now
+      heard = dict(self._heard)
+      answered = max(heard[me], resumed)
+      silent = sorted(p for p, t in heard.items() if p != me and answered - max(t, resumed) > limit)
+      if now - answered > limit:
         why = (f"the coordinator at {self._cluster.coordinator} (process 0) has not answered for "
                f"{limit} s: dead, frozen or unreachable")
-      else:
+      elif silent:
         who = f"process {silent[0]} has" if len(silent) == 1 else f"processes {silent} have"
         why = f"{who} been silent for {limit} s: dead, frozen or unreachable"
+      else:
+        continue
       exit_now(self._cluster.stopped(why))

@@ -171,8 +171,8 @@ def test_a_killed_process_stops_the_other_and_the_rerun_resumes(reference, tmp_p
 def test_a_frozen_process_stops_the_other_with_one_line(tmp_path, frozen):
   """SIGSTOP: a host that hangs or drops off the network closes no socket, so no collective fails.
   The other process's watchdog (mirjax/cluster.py) notices the silence after --heartbeat_s=5 and
-  ends it with one line, before JAX's own heartbeat check (at 10 s) would abort it with a stack
-  trace. Frozen process 0 is the coordinator: process 1 then hears nothing from the service."""
+  ends it with one line, before JAX's own heartbeat check (not before 10 s) would abort it with a
+  stack trace. Frozen process 0 is the coordinator: process 1 then hears nothing from the service."""
   procs = _start(tmp_path, 2)
   _wait_for_classifier_epoch_5(tmp_path, procs)
   other = procs[1 - frozen]
