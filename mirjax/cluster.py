@@ -69,10 +69,17 @@ def initialize(cluster: Cluster) -> None:
 
 
 def finish() -> None:
-  """Tells the other processes that this one has finished its work, before JAX's shutdown, where
-  it may wait for them: from then on its silence is not a fault (a no-op for one process)."""
-  if _state["watchdog"] is not None:
-    _state["watchdog"].finish()
+  """Ends this process's part in the run (a no-op for one process): posts 'done' (from then on its
+  silence is no fault), waits at JAX's shutdown barrier for the others with the watchdog still
+  watching them, then stops the watchdog. Left to the interpreter's exit, a watchdog thread caught
+  inside a jaxlib call aborts the whole process ('terminate called ...'), a finished run included."""
+  watchdog = _state["watchdog"]
+  if watchdog is None:
+    return
+  watchdog.finish()
+  jax.distributed.shutdown()
+  watchdog.join()
+  _state["watchdog"] = None
 
 
 def is_writer() -> bool:
@@ -104,8 +111,8 @@ class Watchdog:
 
   One thread (`_beat`) is the only writer of this process's key, so a finished process's 'done'
   (`finish`), which tells the others its silence is no fault, is its last word and never
-  overwritten. Both threads run until JAX shuts the client down at exit, so a peer that freezes
-  while this one waits at JAX's shutdown barrier is still caught. Both need the GIL: a tick that
+  overwritten. Both threads run until JAX's shutdown barrier has passed (`join`), so a peer that
+  freezes while this one waits there is still caught. Both need the GIL: a tick that
   comes late (the process was paused, or a C call held the GIL) restarts the clock rather than
   blaming the others.
   """
@@ -117,22 +124,25 @@ class Watchdog:
     # When each process was last heard of; this process's own entry: the coordinator's last answer.
     self._heard = dict.fromkeys(range(cluster.num_processes), now)
     self._counters: dict[int, str] = {}
-    self._finishing = threading.Event()
+    self._finishing, self._stopped = threading.Event(), threading.Event()
+    self._threads = [threading.Thread(target=target, name=f"mirjax-{target.__name__[1:]}",
+                                      daemon=True) for target in (self._beat, self._watch)]
 
   def start(self) -> None:
-    for target in (self._beat, self._watch):
-      threading.Thread(target=target, name=f"mirjax-{target.__name__[1:]}", daemon=True).start()
+    for thread in self._threads:
+      thread.start()
 
   def finish(self) -> None:
     self._finishing.set()
 
-  @staticmethod
-  def _running() -> bool:
-    return jax_distributed.global_state.client is not None  # None once JAX has shut it down
+  def join(self) -> None:
+    self._stopped.set()
+    for thread in self._threads:
+      thread.join(timeout=10 * self._interval + 10)
 
   def _beat(self) -> None:
     me, count = self._cluster.process_id, 0
-    while self._running():
+    while not self._stopped.is_set():
       count += 1
       try:
         value = _DONE if self._finishing.is_set() else str(count)
@@ -151,13 +161,12 @@ class Watchdog:
           self._heard.pop(peer)
         elif value != self._counters.get(peer):
           self._counters[peer], self._heard[peer] = value, time.monotonic()
-      time.sleep(self._interval)
+      self._stopped.wait(self._interval)
 
   def _watch(self) -> None:
     me, limit = self._cluster.process_id, self._cluster.heartbeat_s
     tick = resumed = time.monotonic()
-    while self._running():
-      time.sleep(self._interval)
+    while not self._stopped.wait(self._interval):
       now, last_tick = time.monotonic(), tick
       tick = now
       if now - last_tick > 3 * self._interval:  # this process was not running: not the others' fault
