@@ -34,6 +34,7 @@ from absl import app, flags
 from benchmarks import throughput as bench
 from mirjax import atomic, models, placement, provenance
 from mirjax.placement import BATCH_AXIS
+from mirjax.train import loop
 
 _PROFILE_QUICK = flags.DEFINE_bool("profile_quick", False, "Tiny sizes: a smoke run.")
 FLAGS = flags.FLAGS  # --out, --repeats, --batches: benchmarks.throughput's
@@ -47,13 +48,11 @@ def forward_epoch_fn(loss_fn, tx, batch_size: int, n_fit: int):
 
   def epoch_fn(state, data):
     shards = jax.lax.axis_size(BATCH_AXIS)
-    perm = jax.random.permutation(jax.random.fold_in(state["key"], state["epoch"]), data["fit_idx"])
-    batches = perm[: n_batches * batch_size].reshape(n_batches, batch_size)
+    batches = loop.epoch_batches(state, data["fit_idx"], batch_size, n_batches)
 
     def step(total, idx):
-      if shards > 1:
-        idx = idx.reshape(shards, batch_size // shards)[jax.lax.axis_index(BATCH_AXIS)]
-      loss = loss_fn(state["params"], state["model_state"], data, idx, True)[0]
+      loss = loss_fn(state["params"], state["model_state"], data, loop.device_slice(idx, batch_size),
+                     True)[0]
       return total + (jax.lax.pmean(loss, BATCH_AXIS) if shards > 1 else loss), None
     total, _ = jax.lax.scan(step, jnp.zeros(()), batches)
     return {**state, "epoch": state["epoch"] + 1}, {"train_loss": total / n_batches}

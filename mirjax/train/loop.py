@@ -66,6 +66,22 @@ def init_state(params, model_state, tx: optax.GradientTransformation, key: jax.A
           "key": key, "epoch": jnp.zeros((), jnp.int32)}
 
 
+def epoch_batches(state: dict, fit_idx: jax.Array, batch_size: int, n_batches: int) -> jax.Array:
+  """[n_batches, batch_size]: `fit_idx` shuffled by fold_in(key, epoch), the last partial batch
+  dropped (see make_epoch_fn)."""
+  perm = jax.random.permutation(jax.random.fold_in(state["key"], state["epoch"]), fit_idx)
+  return perm[: n_batches * batch_size].reshape(n_batches, batch_size)
+
+
+def device_slice(idx: jax.Array, batch_size: int) -> jax.Array:
+  """This device's contiguous slice of minibatch `idx` when the placement splits minibatches over
+  BATCH_AXIS; the whole minibatch otherwise."""
+  shards = jax.lax.axis_size(BATCH_AXIS)
+  if shards == 1:
+    return idx
+  return idx.reshape(shards, batch_size // shards)[jax.lax.axis_index(BATCH_AXIS)]
+
+
 def make_epoch_fn(loss_fn: LossFn, tx: optax.GradientTransformation, batch_size: int,
                   n_fit: int) -> Callable[[dict, dict], tuple[dict, dict]]:
   """One replica's epoch: shuffle its `fit_idx`, scan over full batches, then score `val_idx`.
@@ -87,13 +103,11 @@ def make_epoch_fn(loss_fn: LossFn, tx: optax.GradientTransformation, batch_size:
     if shards > 1 and jax.tree.leaves(state["model_state"]):
       raise ValueError("minibatches split over devices need a model without batch statistics "
                        "(BatchNorm); use config.train.batch_shards=1.")
-    perm = jax.random.permutation(jax.random.fold_in(state["key"], state["epoch"]), data["fit_idx"])
-    batches = perm[: n_batches * batch_size].reshape(n_batches, batch_size)
+    batches = epoch_batches(state, data["fit_idx"], batch_size, n_batches)
 
     def step(carry, idx):
       params, model_state, opt_state = carry
-      if shards > 1:
-        idx = idx.reshape(shards, batch_size // shards)[jax.lax.axis_index(BATCH_AXIS)]
+      idx = device_slice(idx, batch_size)
       (loss, model_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(
           params, model_state, data, idx, True)
       if shards > 1:
@@ -179,14 +193,13 @@ def choose_placement(stage: Stage, epoch_fn, state: dict, data: ReplicaData,
     return candidates[recorded], None
   seconds, runs = [], []
   for place in candidates:
-    placed = place.place(jax.tree.map(np.array, state), n)  # a copy: the probe's epochs donate it
-    own, shared = place.place(data.own, n), place.place(data.shared, n, replicated=True)
-    valid = place.valid(n)
-    run = compile_epoch(epoch_fn, place, placed, ReplicaData(own, shared))
+    # on a copy of the state: the probe's epochs donate it
+    placed, placed_data, valid = _placed(place, jax.tree.map(np.array, state), data, n)
+    run = compile_epoch(epoch_fn, place, placed, placed_data)
     runs.append(run)
     for _ in range(2):
       t = time.perf_counter()
-      placed, metrics = run(placed, own, shared, valid)
+      placed, metrics = run(placed, placed_data.own, placed_data.shared, valid)
       jax.block_until_ready(metrics)
     seconds.append(time.perf_counter() - t)
   best = int(np.argmin(seconds))
@@ -198,16 +211,21 @@ def choose_placement(stage: Stage, epoch_fn, state: dict, data: ReplicaData,
   return candidates[best], runs[best]
 
 
+def _placed(placement: Placement, state, data: ReplicaData, n_replicas: int):
+  """(state, data, valid-replica mask), laid out on the devices as `placement` says."""
+  return (placement.place(state, n_replicas),
+          ReplicaData(placement.place(data.own, n_replicas),
+                      placement.place(data.shared, n_replicas, replicated=True)),
+          placement.valid(n_replicas))
+
+
 def _run_epochs(stage: Stage, epoch_fn, state, data: ReplicaData, start: int,
                 placement: Placement, metrics_log: MetricsLog, ckpt: ReplicaCheckpoints,
                 run=None) -> dict:
   """The remaining epochs; `run`: the epoch already compiled for `placement` (by the probe)."""
   n_replicas = jax.tree.leaves(state)[0].shape[0]
   t0 = time.perf_counter()
-  state = placement.place(state, n_replicas)
-  data = ReplicaData(placement.place(data.own, n_replicas),
-                     placement.place(data.shared, n_replicas, replicated=True))
-  valid = placement.valid(n_replicas)
+  state, data, valid = _placed(placement, state, data, n_replicas)
   compiled = run is None
   run = compile_epoch(epoch_fn, placement, state, data) if compiled else run
   logging.info("%s: %s in %.1fs (%s)", stage.name, "compiled" if compiled else "placed",
