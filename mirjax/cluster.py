@@ -141,14 +141,15 @@ class Watchdog:
       thread.join(timeout=10 * self._interval + 10)
 
   def _beat(self) -> None:
-    me, count = self._cluster.process_id, 0
+    me, count, done = self._cluster.process_id, 0, False
     while not self._stopped.is_set():
       count += 1
       try:
-        value = _DONE if self._finishing.is_set() else str(count)
-        if self._counters.get(me) != _DONE:
-          self._client.key_value_set(f"{_PREFIX}{me}", value, allow_overwrite=True)
-          self._counters[me] = value
+        if not done:  # 'done' is this process's last write
+          finishing = self._finishing.is_set()
+          self._client.key_value_set(f"{_PREFIX}{me}", _DONE if finishing else str(count),
+                                     allow_overwrite=True)
+          done = finishing
         posted = self._client.key_value_dir_get(_PREFIX)  # one call for all processes
         self._heard[me] = time.monotonic()
       except jax.errors.JaxRuntimeError:
