@@ -9,7 +9,7 @@ configs/quick.py's budget, distance negatives as the paper), and the graph model
 configs/graph.py sets it (its settings are read from there, not copied). Protocols (data.split):
 pairs; new miRNA; new gene; both new. 5 folds × 3 seeds each. Every model is scored on the honest
 protocol (mirjax/evaluation/honest.py) beside distance, degree product, neighbourhood CF, truncated
-SVD and EASE, and, for cold start, partner popularity, embedding-kNN CF, content-predicted degree
+SVD, EASE and EASE with miRTarBase outside the grid (graph.py's data.side_graph), and, for cold start, partner popularity, embedding-kNN CF, content-predicted degree
 and (new miRNA) miRBase-family CF, tuned on inner splits; REPORT.md pairs each model with every
 baseline fold by fold. The sequence embeddings are read for every point, so that all points of a
 protocol share one data setting and one set of baselines (the pair-feature models do not use them).

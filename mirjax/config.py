@@ -32,6 +32,9 @@ def default_config() -> ml_collections.ConfigDict:
   # Also read the sequence embeddings (the S of SG): the graph model's content features and the
   # cold-start baselines then use both (mirjax/data/content.py); the paper pipeline never does.
   c.data.sequence_embeddings = False
+  # Read miRTarBase's functional interactions with one end outside the grid too (tables.SideGraph):
+  # the graph model's EASE features and the `ease_side_graph` baseline use them.
+  c.data.side_graph = False
   c.data.metric = "euclidean"  # miRNA–gene dissimilarity: 'euclidean' or 'cosine' (1 - cos sim)
   c.data.folds = 5
   c.data.seed = 0  # negative sampling and fold assignment

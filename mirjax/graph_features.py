@@ -18,9 +18,22 @@ def _ease_weights(gram: jnp.ndarray, lam: float) -> jnp.ndarray:
   return (-p / jnp.diag(p)[None, :]) * (1.0 - eye)
 
 
-def ease_sides(x: jnp.ndarray, lam: float) -> tuple[jnp.ndarray, jnp.ndarray]:
-  """EASE (Steck 2019) scores of both sides: (x @ B_gene, B_mirna^T @ x)."""
-  return x @ _ease_weights(x.T @ x, lam), _ease_weights(x @ x.T, lam).T @ x
+def ease_sides(x: jnp.ndarray, lam: float, side=(0.0, 0.0)) -> tuple[jnp.ndarray, jnp.ndarray]:
+  """EASE (Steck 2019) scores of both sides: (x @ B_gene, B_mirna^T @ x); `side` (side_grams) adds
+  the rows and columns outside the grid to the two Gram matrices."""
+  side_m, side_g = side
+  return x @ _ease_weights(x.T @ x + side_g, lam), _ease_weights(x @ x.T + side_m, lam).T @ x
+
+
+def side_grams(x: jnp.ndarray, content) -> tuple:
+  """(miRNA, gene) Gram terms of miRTarBase outside the grid (content.mirna_side, .gene_side; zeros
+  without them), kept only between nodes that have edges in the input graph x: a node hidden whole
+  (a new node, or one masked in training) has no known interaction outside the grid either."""
+  if content.mirna_side is None:
+    return 0.0, 0.0
+  has_m, has_g = (x.sum(1) > 0).astype(x.dtype), (x.sum(0) > 0).astype(x.dtype)
+  return (content.mirna_side * jnp.outer(has_m, has_m),
+          content.gene_side * jnp.outer(has_g, has_g))
 
 
 def _cosine(v: jnp.ndarray) -> jnp.ndarray:
@@ -53,7 +66,8 @@ def features(x: jnp.ndarray, content, *, ease_lambdas: tuple, cf: bool, cross_la
   """[n_mirna, n_gene, F] features of every pair from the input graph x (float 0/1) and the nodes'
   content (mirjax/data/content.NodeContent).
 
-  EASE of both sides per lambda; log degrees; co-target cosine CF of both sides; the two-sided
+  EASE of both sides per lambda (with the side graph's Gram terms, side_grams); log degrees (and
+  degrees outside the grid, with a side graph); co-target cosine CF of both sides; the two-sided
   EASE product B_m^T x B_g (cross_lambda > 0); RP3beta three-step walks, gene popularity damped by
   deg^beta (rp3_beta > 0). What a node without edges still has: content-similarity CF over all
   nodes and over each node's content_k nearest nodes with edges (content_knn); each node's log
@@ -64,13 +78,15 @@ def features(x: jnp.ndarray, content, *, ease_lambdas: tuple, cf: bool, cross_la
   """
   deg_m, deg_g = x.sum(1, keepdims=True), x.sum(0, keepdims=True)
   mirna_vectors, gene_vectors = content.mirna, content.gene
+  side_m, side_g = side = side_grams(x, content)
   out = []
   for lam in ease_lambdas:
-    out += list(ease_sides(x, lam))
+    out += list(ease_sides(x, lam, side))
   if cf:  # co-target cosine CF, each side averaged over the pair's neighbours
     out += [x @ _cosine(x.T) / (deg_m + 1), _cosine(x) @ x / (deg_g + 1)]
   if cross_lambda:
-    out.append(_ease_weights(x @ x.T, cross_lambda).T @ x @ _ease_weights(x.T @ x, cross_lambda))
+    out.append(_ease_weights(x @ x.T + side_m, cross_lambda).T @ x
+               @ _ease_weights(x.T @ x + side_g, cross_lambda))
   if rp3_beta:
     walk_mg, walk_gm = x / jnp.maximum(deg_m, 1), (x / jnp.maximum(deg_g, 1)).T
     out.append(10 * walk_mg @ (walk_gm @ walk_mg) / jnp.maximum(deg_g, 1) ** rp3_beta)
@@ -80,6 +96,8 @@ def features(x: jnp.ndarray, content, *, ease_lambdas: tuple, cf: bool, cross_la
             _unit(mirna_vectors) @ _unit(gene_vectors).T,
             _knn_votes(sim_m, x, content_k), _knn_votes(sim_g, x.T, content_k).T]
   levels = [jnp.log1p(deg_m), jnp.log1p(deg_g)]  # per-node levels, never z-scored
+  if content.mirna_side is not None:  # degrees outside the grid (0 for a node without edges)
+    levels += [jnp.log1p(jnp.diag(side_m))[:, None], jnp.log1p(jnp.diag(side_g))[None, :]]
   if families:
     members = content.mirna_family * (deg_m.T > 0)
     n_members = members.sum(1, keepdims=True)

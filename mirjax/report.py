@@ -198,7 +198,9 @@ def write(workdir: str, config, table: pd.DataFrame, per_replica: pd.DataFrame,
       "positive; **low-degree AUC** = the random test with only the positives whose miRNA or gene "
       "is in the bottom third of training degree. No test pair is in any training role.",
       "- Baselines, on the same folds, tuned on inner splits of the training positives: distance "
-      "(minus the embedding dissimilarity), degree product, neighbourhood CF, truncated SVD, EASE; "
+      "(minus the embedding dissimilarity), degree product, neighbourhood CF, truncated SVD, EASE "
+      "(with data.side_graph also `ease_side_graph`: EASE whose Gram matrices add miRTarBase's "
+      "interactions with one end outside the grid); "
       "for cold start also partner popularity, content-kNN CF, partner popularity × the new "
       "node's content-predicted degree (`content_degree`) and, for a new miRNA, its miRBase "
       "family's mean row (`name_family`), tuned on inner splits that hold whole nodes out. Mean ± "

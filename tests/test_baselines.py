@@ -72,6 +72,52 @@ def test_ease_matches_per_column_ridge(lam):
   np.testing.assert_allclose(baselines.ease(graph & ~hidden, lam), expected, atol=1e-9)
 
 
+def test_ease_side_graph_is_ease_on_the_whole_table():
+  """The side graph's Gram terms against EASE fitted on the whole table (the grid block plus rows
+  and columns outside it), scored on the grid; a node without training edges loses its side
+  counts, so whatever they say, its scores are those of plain EASE."""
+  rng = np.random.default_rng(3)
+  whole = rng.random((N_MIRNA + 12, N_GENE + 9)) < 0.25
+  train = whole[:N_MIRNA, :N_GENE].copy()
+  train[4] = False  # miRNA 4 has no training edge (a new miRNA)
+  whole[:N_MIRNA, :N_GENE] = train
+  whole[4] = False  # ... and, new, no known interaction anywhere
+  x = whole.astype(np.float64)
+  grid_m, grid_g = x[:N_MIRNA, N_GENE:], x[N_MIRNA:, :N_GENE]
+  lam = 5.0
+  expected = (brute_force_ease_columns(x[:, :N_GENE], lam)[:N_MIRNA]
+              + brute_force_ease_columns(x[:N_MIRNA].T, lam)[:N_GENE].T)
+  got = baselines.ease_side_graph(train, lam, grid_m @ grid_m.T, grid_g.T @ grid_g)
+  np.testing.assert_allclose(got, expected, atol=1e-9)
+  side_m = grid_m @ grid_m.T
+  side_m[4] = side_m[:, 4] = 50.0  # side counts of the new miRNA: never used
+  side_m[4, 4] = 50.0
+  np.testing.assert_allclose(baselines.ease_side_graph(train, lam, side_m, grid_g.T @ grid_g),
+                             expected, atol=1e-9)
+
+
+def test_ease_side_graph_finds_what_a_sparse_grid_hides():
+  """Planted blocks over the grid and the nodes outside it, with the grid's own edges sparse: the
+  side graph's co-occurrences rank the hidden grid edges above EASE on the grid alone."""
+  rng = np.random.default_rng(4)
+  n_m, n_g = 2 * N_MIRNA, 2 * N_GENE
+  block_m, block_g = np.arange(n_m) % N_BLOCKS, np.arange(n_g) % N_BLOCKS
+  p = np.where(block_m[:, None] == block_g[None, :], 0.6, 0.03)
+  p[:N_MIRNA, :N_GENE] /= 2  # the grid itself is sparser
+  whole = rng.random((n_m, n_g)) < p
+  graph = whole[:N_MIRNA, :N_GENE]
+  hidden = np.zeros_like(graph)
+  hidden.flat[rng.choice(np.flatnonzero(graph & (block_m[:N_MIRNA, None] == block_g[None, :N_GENE])),
+                         15, replace=False)] = True
+  x = whole.astype(np.float64)
+  side_m = x[:N_MIRNA, N_GENE:] @ x[:N_MIRNA, N_GENE:].T
+  side_g = x[N_MIRNA:, :N_GENE].T @ x[N_MIRNA:, :N_GENE]
+  train = graph & ~hidden
+  args = (graph, hidden, block_m[:N_MIRNA], block_g[:N_GENE])
+  with_side = hidden_vs_across_auc(baselines.ease_side_graph(train, 10.0, side_m, side_g), *args)
+  assert with_side > 0.8 and with_side > hidden_vs_across_auc(baselines.ease(train, 10.0), *args) + 0.1
+
+
 def test_full_rank_svd_reconstructs_the_matrix():
   graph, _, _, _ = planted_blocks(3)
   np.testing.assert_allclose(baselines.truncated_svd(graph, N_GENE), graph, atol=1e-9)

@@ -20,7 +20,8 @@ from mirjax.replicas import Replicas
 from mirjax.train import graph_stage
 
 GRAPH = {"classifier.model": "graph", "ae.enabled": False, "classifier.epochs": 6,
-         "graph.steps_per_epoch": 4, "graph.steps_per_mask": 2, "classifier.learning_rate": 0.01}
+         "graph.steps_per_epoch": 4, "graph.steps_per_mask": 2, "classifier.learning_rate": 0.01,
+         "data.side_graph": True}
 
 
 def _pairs(mask):
@@ -113,12 +114,24 @@ def test_graph_features_equal_the_numpy_baselines():
   np.testing.assert_allclose(np.asarray(f[0, :, -1]), np.log1p(x.sum(0)) / 5, rtol=1e-6)
   row_z = np.asarray(f[..., 11])  # the first feature standardized within each miRNA's row
   np.testing.assert_allclose(row_z[:, x.any(0)].mean(1), 0, atol=1e-5)  # over genes with edges
+  # with a side graph (miRTarBase outside the grid): the EASE features are the NumPy baseline's
+  side_m, side_g = (rng.poisson(2.0, (n, n)).astype(np.float32) for n in (23, 17))
+  side_m, side_g = side_m + side_m.T, side_g + side_g.T
+  sided = nodes._replace(mirna_side=jnp.asarray(side_m), gene_side=jnp.asarray(side_g))
+  f = graph_features.features(jnp.asarray(x, jnp.float32), sided, ease_lambdas=(7.0,), cf=False,
+                              cross_lambda=0.0, rp3_beta=0.0, content_knn=False, content_k=3,
+                              degree_prior=0.0, families=False, zscore=False)
+  np.testing.assert_allclose(np.asarray(f[..., 0] + f[..., 1]),
+                             baselines.ease_side_graph(x, 7.0, side_m, side_g), rtol=1e-4, atol=1e-4)
+  has = x.any(1)
+  np.testing.assert_allclose(np.asarray(f[:, 0, -2]), np.log1p(np.diag(side_m) * has) / 5, rtol=1e-6)
 
 
 def test_a_new_nodes_content_never_reaches_the_other_pairs_features():
   """Cold start without leakage: whatever a node without edges (a test fold's new miRNA) carries as
   content, the features of every pair that does not involve it are the same, z-scores included;
-  and so are the model's scores of those pairs, cold head included."""
+  and so are the model's scores of those pairs, cold head included. Its side-graph counts reach
+  no feature at all, its own pairs' included."""
   rng = np.random.default_rng(2)
   x = rng.random((15, 11)) < 0.3
   x[4] = False  # miRNA 4 is new
@@ -129,12 +142,19 @@ def test_a_new_nodes_content_never_reaches_the_other_pairs_features():
   xs = jnp.asarray(x, jnp.float32)
   m2 = m.copy()
   m2[4] = 100 * rng.normal(size=6)
+  side_m, side_g = rng.poisson(2.0, (15, 15)), rng.poisson(2.0, (11, 11))
+  side_m2 = side_m.copy()
+  side_m2[4], side_m2[:, 4] = 40, 40  # what it had outside the grid: a new node has no edges there
   nodes = [content.NodeContent(jnp.asarray(v, jnp.float32), jnp.asarray(g, jnp.float32),
-                               jnp.asarray(family)) for v in (m, m2)]
+                               jnp.asarray(family), jnp.asarray(s, jnp.float32),
+                               jnp.asarray(side_g, jnp.float32))
+           for v, s in ((m, side_m), (m2, side_m2))]
   f1, f2 = (np.asarray(graph_features.features(xs, n, **kw)) for n in nodes)
   others = np.arange(15) != 4
   np.testing.assert_allclose(f1[others], f2[others], rtol=1e-5, atol=1e-5)
   assert not np.allclose(f1[4], f2[4])  # its own pairs do see its content
+  side_only = nodes[0]._replace(mirna_side=nodes[1].mirna_side)
+  np.testing.assert_array_equal(np.asarray(graph_features.features(xs, side_only, **kw)), f1)
   cfg = tiny_config(**GRAPH, **{"graph.content": True, "graph.degree_prior": 5.0,
                                 "graph.families": True, "graph.cold_head": True, "graph.content_k": 3})
   net = models.graph_scorer(cfg, 15, 11)
@@ -187,6 +207,7 @@ def test_graph_model_learns_the_planted_graph_and_writes_every_number(graph_run)
   h = results["honest"]["summary"]
   assert h["model"]["random_auc"]["mean"] > 0.8
   assert h["model"]["random_auc"]["mean"] > h["degree_product"]["random_auc"]["mean"]
+  assert h["ease_side_graph"]["random_auc"]["mean"] > 0.5  # data.side_graph's baseline beside it
   oof = pd.read_csv(os.path.join(w, "oof_predictions.csv"))
   assert set(oof["test_set"]) == {"own", "random"}
   # every AUC in results.json is recomputable from the OOF file

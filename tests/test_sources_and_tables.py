@@ -190,3 +190,19 @@ def test_sequence_tables_read_by_prefix_and_align_by_name(tmp_path):
     tables.aligned(table, ("a", "z"), "gene")
   with pytest.raises(DataError, match=r"needs columns 0..1 and 'label'"):
     tables.read_embeddings(str(path), dim=2)
+
+
+def test_side_graph_counts_only_functional_pairs_with_one_end_outside_the_grid():
+  """Grid miRNAs a, b; grid genes X, Y. Outside: gene Z, miRNA c. A grid pair, a pair of two
+  outside nodes, a non-functional record and a repeated record must not count."""
+  rows = [("a", "Z", "Functional MTI"), ("b", "Z", "Functional MTI (Weak)"),
+          ("a", "Z", "Functional MTI (Weak)"),  # the same pair again: one edge
+          ("b", "W", "Non-Functional MTI"),  # not functional
+          ("c", "X", "Functional MTI"), ("c", "Y", "Functional MTI (Weak)"),
+          ("a", "X", "Functional MTI"),  # a grid pair: the grid's, never the side graph's
+          ("c", "Z", "Functional MTI")]  # both ends outside
+  mti = pd.DataFrame(rows, columns=list(tables.MTI_COLUMNS))
+  evidence = tables.grid_evidence(mti, ("a", "b"), ("X", "Y"))
+  np.testing.assert_array_equal(evidence.side.mirna_gram, [[1, 1], [1, 1]])  # both target Z
+  np.testing.assert_array_equal(evidence.side.gene_gram, [[1, 1], [1, 1]])  # c targets both
+  assert evidence.side.n_pairs == 4 and evidence.functional.sum() == 1

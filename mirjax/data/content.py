@@ -8,7 +8,11 @@ A node with no training edges (cold start) can only be scored from its content:
 - for a miRNA, its miRBase name. miRBase gives mature miRNAs of one seed family one number, told
   apart by letters or copy numbers (hsa-miR-19a-3p, hsa-miR-19b-3p; hsa-let-7a-5p ... hsa-let-7i-5p),
   and the arm suffix names the strand, which carries a different seed. The seed picks the targets,
-  so miRNAs of the same number and arm share targets. A name outside that pattern has no family.
+  so miRNAs of the same number and arm share targets. A name outside that pattern has no family;
+- with data.side_graph, its miRTarBase interactions outside the grid (tables.SideGraph), as counts
+  shared with the other grid nodes. These are edges, not content: a new node has no known
+  interaction anywhere, so the graph model and the baselines use a node's side counts only while it
+  has edges in their input graph (graph_features.side_grams).
 """
 
 import re
@@ -26,6 +30,8 @@ class NodeContent(NamedTuple):
   mirna: np.ndarray  # float32 [n_mirna, d]
   gene: np.ndarray  # float32 [n_gene, d]
   mirna_family: np.ndarray  # float32 [n_mirna, n_mirna]: 1 for two miRNAs of one family, 0 diagonal
+  mirna_side: np.ndarray | None = None  # float32 [n_mirna, n_mirna]: SideGraph.mirna_gram
+  gene_side: np.ndarray | None = None  # float32 [n_gene, n_gene]: SideGraph.gene_gram
 
 
 def mirna_family(name: str) -> str | None:
@@ -59,5 +65,7 @@ def vectors(embedding: np.ndarray, sequence: np.ndarray | None) -> np.ndarray:
 
 def node_content(ds) -> NodeContent:
   """The content of every node of a mirjax.data.dataset.Dataset."""
+  side_m, side_g = (ds.side.mirna_gram, ds.side.gene_gram) if ds.side is not None else (None, None)
   return NodeContent(vectors(ds.mirna_vectors, ds.mirna_sequence),
-                     vectors(ds.gene_vectors, ds.gene_sequence), same_family(ds.mirna_names))
+                     vectors(ds.gene_vectors, ds.gene_sequence), same_family(ds.mirna_names),
+                     side_m, side_g)

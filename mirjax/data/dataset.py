@@ -35,6 +35,8 @@ class Dataset:
   # The sequence embeddings (data.sequence_embeddings), row-aligned with the vectors; else None.
   mirna_sequence: np.ndarray | None = None
   gene_sequence: np.ndarray | None = None
+  # miRTarBase outside the grid (data.side_graph), as the grid nodes' co-occurrence counts; else None.
+  side: tables.SideGraph | None = None
 
   def pair_features(self, idx: np.ndarray | None = None) -> np.ndarray:
     """float32 [n, 2*dim] features `[miRNA | gene]` of the labelled pairs (all, or `idx`)."""
@@ -162,6 +164,7 @@ def build_dataset(data: ml_collections.ConfigDict) -> Dataset:
       "n_pairs_with_any_record": int(evidence.any_record.sum()),
       "n_positive": n_pos,
       "n_nonfunctional_only": int((evidence.any_record & ~positive).sum()),
+      "n_side_graph_pairs": evidence.side.n_pairs if data.side_graph else None,
       "n_unknown": neg.n_unknown,
       "metric": data.metric,
       "strategy": data.negatives.strategy,
@@ -188,4 +191,5 @@ def build_dataset(data: ml_collections.ConfigDict) -> Dataset:
                         "negative": summary(d[neg.mask])},
   }
   return Dataset(mirnas.names, genes.names, mirnas.vectors, genes.vectors, pairs, labels, fold_idx,
-                 train_idx, d, status, report, *(sequence or (None, None)))
+                 train_idx, d, status, report, *(sequence or (None, None)),
+                 side=evidence.side if data.side_graph else None)

@@ -2,7 +2,8 @@
 
 miRNAs and genes are drawn around shared cluster centres; a pair in the same cluster is a
 validated ("Functional MTI") interaction with probability `p_within`, a pair across clusters with
-probability `p_across`. So positives are closer than unknown pairs, as on the real data, and a model
+probability `p_across`; so are the pairs between grid nodes and as many miRNAs and genes outside
+the grid (the side graph). So positives are closer than unknown pairs, as on the real data, and a model
 has a real signal to find. The tables have the real files' formats, so `write_raw_files` exercises
 exactly the parsing path of the real data.
 """
@@ -54,11 +55,25 @@ def make_tables(*, n_mirna: int, n_gene: int, dim: int, n_clusters: int, p_withi
       "Support Type": support,
       "References (PMID)": 1,
   })
-  # Records outside the grid, as in the real table, must be ignored by the builder.
-  mti.loc[len(mti)] = ["MIRT999999", "hsa-miR-not-in-grid", "Homo sapiens", g_names[0], 1,
-                       "Homo sapiens", "qRT-PCR", "Functional MTI", 1]
   sequence = tuple((centres[c] + rng.normal(0.0, 0.6, (c.size, dim))).astype(np.float32)
                    for c in (mc, gc))
+  # Records outside the grid, as in the real table: the builder keeps them out of the grid, and
+  # data.side_graph reads them. As many miRNAs and genes again, of the same clusters, drawn from
+  # a stream of their own so that the grid is the same with or without them.
+  side = np.random.default_rng([seed, 1])
+  smc, sgc = side.integers(0, n_clusters, n_mirna), side.integers(0, n_clusters, n_gene)
+  m_all, g_all = np.r_[mc, smc], np.r_[gc, sgc]
+  outside = np.add.outer(np.arange(m_all.size) >= n_mirna, np.arange(g_all.size) >= n_gene) == 1
+  p = np.where(m_all[:, None] == g_all[None, :], p_within, p_across)
+  si, sj = np.nonzero(outside & (side.random(p.shape) < p))
+  names_m = np.r_[m_names, [f"hsa-miR-side-{i}" for i in range(n_mirna)]]
+  names_g = np.r_[g_names, [f"SIDE{i}" for i in range(n_gene)]]
+  mti = pd.concat([mti, pd.DataFrame({
+      "miRTarBase ID": [f"MIRT9{i:05d}" for i in range(si.size)], "miRNA": names_m[si],
+      "Species (miRNA)": "Homo sapiens", "Target Gene": names_g[sj],
+      "Target Gene (Entrez Gene ID)": 100000 + sj, "Species (Target Gene)": "Homo sapiens",
+      "Experiments": "CLIP-Seq", "Support Type": "Functional MTI (Weak)",
+      "References (PMID)": 2})], ignore_index=True)
   return SyntheticTables(tables.EmbeddingTable(m_names, m_vec, "<synthetic miRNA>"),
                          tables.EmbeddingTable(g_names, g_vec, "<synthetic gene>"), mti, same,
                          sequence)

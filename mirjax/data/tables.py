@@ -66,10 +66,25 @@ def read_embeddings(path: str, dim: int = 128, column_prefix: str = "") -> Embed
 
 @dataclasses.dataclass(frozen=True)
 class GridEvidence:
-  """miRTarBase evidence restricted to a miRNA × gene grid, as boolean [n_mirna, n_gene] masks."""
+  """miRTarBase evidence restricted to a miRNA × gene grid, as boolean [n_mirna, n_gene] masks,
+  and what the table says of the grid's nodes outside it (`SideGraph`)."""
   functional: np.ndarray  # at least one Functional MTI or Functional MTI (Weak) record
   any_record: np.ndarray  # at least one record of any support type
   n_records: int  # records (rows) that fall in the grid
+  side: "SideGraph"
+
+
+@dataclasses.dataclass(frozen=True)
+class SideGraph:
+  """The functional interactions of miRTarBase that have one end outside the grid, as co-occurrence
+  counts between grid nodes: `mirna_gram[i, j]` = genes outside the grid that miRNAs i and j both
+  target (diagonal: i's own count), `gene_gram[a, b]` = miRNAs outside the grid that target both
+  genes a and b. No pair of the grid is in it, so no fold's test pair can be: it adds the rows and
+  columns that EASE's Gram matrices (X X^T, X^T X) would have on the whole table.
+  """
+  mirna_gram: np.ndarray  # float32 [n_mirna, n_mirna]
+  gene_gram: np.ndarray  # float32 [n_gene, n_gene]
+  n_pairs: int  # functional pairs with exactly one end in the grid's miRNAs or genes
 
 
 def read_grid_evidence(path: str, mirnas: tuple[str, ...], genes: tuple[str, ...]) -> GridEvidence:
@@ -88,13 +103,36 @@ def grid_evidence(mti: pd.DataFrame, mirnas: tuple[str, ...], genes: tuple[str, 
   gi = pd.Index(genes).get_indexer(mti["Target Gene"].astype(str).str.strip())
   in_grid = (mi >= 0) & (gi >= 0)
   mi, gi = mi[in_grid], gi[in_grid]
-  functional_rows = mti["Support Type"].astype(str).str.strip().isin(FUNCTIONAL_SUPPORT).to_numpy()
-  functional_rows = functional_rows[in_grid]
+  is_functional = mti["Support Type"].astype(str).str.strip().isin(FUNCTIONAL_SUPPORT).to_numpy()
+  functional_rows = is_functional[in_grid]
   any_record = np.zeros((len(mirnas), len(genes)), bool)
   any_record[mi, gi] = True
   functional = np.zeros_like(any_record)
   functional[mi[functional_rows], gi[functional_rows]] = True
-  return GridEvidence(functional=functional, any_record=any_record, n_records=int(in_grid.sum()))
+  return GridEvidence(functional=functional, any_record=any_record, n_records=int(in_grid.sum()),
+                      side=side_graph(mti[is_functional], mirnas, genes))
+
+
+def side_graph(functional_mti: pd.DataFrame, mirnas: tuple[str, ...], genes: tuple[str, ...]
+               ) -> SideGraph:
+  """The `SideGraph` of the grid in a table of functional records (columns as `MTI_COLUMNS`)."""
+  pairs = functional_mti[["miRNA", "Target Gene"]].astype(str).apply(lambda c: c.str.strip())
+  pairs = pairs.drop_duplicates()
+  mi = pd.Index(mirnas).get_indexer(pairs["miRNA"])
+  gi = pd.Index(genes).get_indexer(pairs["Target Gene"])
+
+  def gram(rows: np.ndarray, outside: pd.Series, n: int) -> np.ndarray:
+    """[n, n] counts of the outside nodes that grid nodes `rows` share (one record per edge)."""
+    codes, names = pd.factorize(outside)
+    x = np.zeros((n, max(len(names), 1)), np.float32)
+    x[rows, codes] = 1.0
+    return x @ x.T
+
+  to_outside_gene, from_outside_mirna = (mi >= 0) & (gi < 0), (mi < 0) & (gi >= 0)
+  return SideGraph(
+      gram(mi[to_outside_gene], pairs["Target Gene"][to_outside_gene], len(mirnas)),
+      gram(gi[from_outside_mirna], pairs["miRNA"][from_outside_mirna], len(genes)),
+      int(to_outside_gene.sum() + from_outside_mirna.sum()))
 
 
 def aligned(table: EmbeddingTable, names: tuple[str, ...], role: str) -> np.ndarray:

@@ -20,6 +20,7 @@ BASELINES = ("degree_product", "neighbourhood_cf", "truncated_svd", "ease")
 DEFAULT_GRIDS = {
     "truncated_svd": (8, 16, 32, 48, 64, 96),
     "ease": (1, 5, 10, 20, 50, 100, 200, 500),
+    "ease_side_graph": (1, 5, 10, 20, 50, 100, 200, 500),
     "embedding_knn": (5, 10, 20, 50),
     "content_degree": (10, 100, 1000, 10000),
 }
@@ -79,13 +80,14 @@ def truncated_svd(train, rank: int) -> np.ndarray:
   return reconstruction.T if wide else reconstruction
 
 
-def _ease_columns(x: np.ndarray, lam: float) -> np.ndarray:
+def _ease_columns(x: np.ndarray, lam: float, side_gram=0.0) -> np.ndarray:
   """X B with B the EASE item-item weights over the columns of X (Steck 2019).
 
   B minimises ||X - X B||^2 + lam ||B||^2 subject to diag(B) = 0; closed form with
-  P = (X^T X + lam I)^-1: B_ij = -P_ij / P_jj (i != j), B_jj = 0.
+  P = (X^T X + lam I)^-1: B_ij = -P_ij / P_jj (i != j), B_jj = 0. `side_gram` adds to X^T X the
+  Gram of rows that are not scored (the side graph's).
   """
-  p = np.linalg.inv(x.T @ x + lam * np.eye(x.shape[1]))
+  p = np.linalg.inv(x.T @ x + side_gram + lam * np.eye(x.shape[1]))
   b = -p / np.diag(p)[None, :]
   np.fill_diagonal(b, 0.0)
   return x @ b
@@ -96,10 +98,21 @@ def ease(train, lam: float) -> np.ndarray:
 
   Both terms reconstruct X itself, so they share a scale and are summed unweighted.
   """
+  return ease_side_graph(train, lam, 0.0, 0.0)
+
+
+def ease_side_graph(train, lam: float, mirna_side, gene_side) -> np.ndarray:
+  """EASE on both sides with miRTarBase outside the grid (mirjax/data/tables.SideGraph): each side's
+  Gram matrix gains the side graph's counts, between nodes with training edges only (a node without
+  them, a cold fold's new node, has no known interaction anywhere). The same as EASE on the whole
+  table with the grid block replaced by `train`, scored on the grid."""
   if lam <= 0:
     raise ConfigError(f"EASE lambda must be > 0; got {lam}.")
   x = _matrix(train)
-  return _ease_columns(x, lam) + _ease_columns(x.T, lam).T
+  has_m, has_g = x.any(axis=1).astype(float), x.any(axis=0).astype(float)
+  side_m = np.asarray(mirna_side, np.float64) * np.outer(has_m, has_m)
+  side_g = np.asarray(gene_side, np.float64) * np.outer(has_g, has_g)
+  return _ease_columns(x, lam, side_g) + _ease_columns(x.T, lam, side_m).T
 
 
 def partner_popularity(train, side: str) -> np.ndarray:
@@ -186,7 +199,8 @@ def name_family(train, same_family) -> np.ndarray:
 
 # The tunable baselines: the function and the name of the one hyperparameter `select` chooses.
 TUNABLE = {"truncated_svd": (truncated_svd, "rank"), "ease": (ease, "lam"),
-            "embedding_knn": (embedding_knn, "k"), "content_degree": (content_degree, "lam")}
+           "ease_side_graph": (ease_side_graph, "lam"), "embedding_knn": (embedding_knn, "k"),
+           "content_degree": (content_degree, "lam")}
 
 
 def inner_split(train, allowed_negatives, rng: np.random.Generator, fraction: float = 0.1,

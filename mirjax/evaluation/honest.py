@@ -143,6 +143,13 @@ def baseline_scores(ds: dataset_lib.Dataset, fold: Fold, data_seed: int,
       chosen[name] = value
     if side == "mirna":
       scores["name_family"] = baselines.name_family(fold.train_positive, nodes.mirna_family)
+  if nodes.mirna_side is not None:  # data.side_graph: EASE with miRTarBase outside the grid
+    grams = dict(mirna_side=nodes.mirna_side, gene_side=nodes.gene_side)
+    value, _ = baselines.select(fold.train_positive, fold.allowed_negative, "ease_side_graph",
+                                baselines.DEFAULT_GRIDS["ease_side_graph"], draw,
+                                cold=(0 in fold.cold, 1 in fold.cold), **grams)
+    scores["ease_side_graph"] = baselines.ease_side_graph(fold.train_positive, value, **grams)
+    chosen["ease_side_graph"] = value
   return scores, chosen
 
 
