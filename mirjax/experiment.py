@@ -20,7 +20,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from mirjax import atomic, cluster, inference, placement, plots, ranking, sweep
+from mirjax import atomic, cluster, inference, placement, plots, ranking, report, sweep
 from mirjax import config as config_lib
 from mirjax import predict as predict_lib
 from mirjax import workdir as workdir_lib
@@ -81,6 +81,7 @@ def _train(config, ds: dataset_lib.Dataset, workdir: str, t0: float) -> dict:
   grids = predict_lib.fold_grid_log_odds(trained, ds, config)
   results = cv_results.evaluate_and_write(ds, folds, grids, config.data.seed, workdir,
                                           time.time() - t0)
+  report.write_run_leaderboard(workdir, config, results["honest"]["per_fold"])
   s, h = results["summary"], results["honest"]["summary"]
   logging.info("done in %.0fs: own test AUC %.4f ± %.4f (paper %.4f; distance alone %.4f); random "
                "test AUC %.4f, AUPR %.4f, recall@20 per miRNA %.4f (EASE %.4f, %.4f, %.4f)",

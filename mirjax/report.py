@@ -14,7 +14,8 @@ import os
 import numpy as np
 import pandas as pd
 
-from mirjax import atomic, provenance
+from mirjax import atomic, plots, provenance
+from mirjax.evaluation import cv_results, honest
 from mirjax.evaluation.cv_results import PAPER, SG_LSTM_FRAME
 _TEST_NAMES = {"own": "own-strategy test", "random": "random-negative test"}
 
@@ -42,6 +43,49 @@ def markdown_table(table: pd.DataFrame) -> str:
     lines.append(f"| {row['point']} | {row['model']} | {row['n_replicas']} | "
                  + " | ".join(_pm(row, c) for c, _ in COLUMNS) + " |")
   return "\n".join(lines)
+
+
+PUBLISHED = [f"- {PAPER['name']}: AUC {PAPER['mean_auc']} mean, {PAPER['best_auc']} best fold, on "
+             "their own (distance-built) test.",
+             f"- {SG_LSTM_FRAME['name']}: AUC {SG_LSTM_FRAME['auc']}."]
+
+
+def summary_row(sub: pd.DataFrame) -> dict:
+  """A point's row from its replicas' rows: its model, how many, and the mean and sample std over
+  them of every metric of the protocol."""
+  row = {"model": sub["model"].iloc[0], "n_replicas": len(sub)}
+  for m in (c for c in sub.columns if c in honest.METRICS):
+    summary = cv_results.summarize(sub[m].dropna().to_numpy(float))
+    row[f"{m}_mean"], row[f"{m}_std"] = summary["mean"], summary["std"]
+  return row
+
+
+def write_run_leaderboard(workdir: str, config, per_fold: dict) -> str:
+  """W/leaderboard.md and W/leaderboard.png of one run: its model beside every baseline on the same
+  folds (results.json's honest.per_fold), with the paired per-fold differences. Returns the path."""
+  model = config.classifier.model
+  per_replica = pd.DataFrame([
+      {"point": model if name == "model" else name,
+       "model": model if name == "model" else "baseline", "fold": f, **metrics}
+      for name, rows in per_fold.items() for f, metrics in enumerate(rows)])
+  table = pd.DataFrame([{"point": p, **summary_row(sub)}
+                        for p, sub in per_replica.groupby("point", sort=False)])
+  table["data"] = config.data.split
+  title, png = plots.leaderboard(os.path.join(workdir, "leaderboard.png"), table)
+  table = table.sort_values("random_auc_mean", ascending=False)
+  lines = [f"# {model} beside the baselines: data.split={config.data.split}, "
+           f"{len(per_fold['model'])} folds, seed {config.seed}", "",
+           "Mean ± sample std over folds; the protocol is mirjax/evaluation/honest.py's (README, "
+           "'Honest evaluation'); every number is recomputable from `oof_predictions.csv` and "
+           "`grid_scores.npz`.", "", markdown_table(table), "", f"![{title}]({png})", "",
+           "## Against the baselines, fold by fold", "",
+           "Difference = the model's metric minus the baseline's on the same fold, mean ± standard "
+           "error over folds.", ""] + baseline_section(table, per_replica)
+  lines += ["", "## Against the published numbers", ""] + PUBLISHED
+  path = os.path.join(workdir, "leaderboard.md")
+  with atomic.atomic_path(path) as tmp, open(tmp, "w") as f:
+    f.write("\n".join(lines) + "\n")
+  return path
 
 
 def paired_difference(per_replica: pd.DataFrame, point: str, baseline: str, metric: str):
@@ -215,10 +259,7 @@ def write(workdir: str, config, table: pd.DataFrame, per_replica: pd.DataFrame,
               "Difference = the point's metric minus the baseline's on the same fold, mean ± "
               "standard error over folds × seeds; the strongest baseline is the one with the best "
               "mean.", ""] + paired + [""]
-  lines += ["## Against the published numbers", "",
-            f"- {PAPER['name']}: AUC {PAPER['mean_auc']} mean, {PAPER['best_auc']} best fold, on "
-            "their own (distance-built) test.",
-            f"- {SG_LSTM_FRAME['name']}: AUC {SG_LSTM_FRAME['auc']}."]
+  lines += ["## Against the published numbers", ""] + PUBLISHED
   if best is not None:
     best_fold = per_replica[per_replica.point == best["point"]]["own_auc"].max()
     lines.append(f"- mirjax, best own-test point here (`{best['point']}`): AUC "

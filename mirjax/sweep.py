@@ -36,7 +36,7 @@ from mirjax import workdir as workdir_lib
 from mirjax.data import content
 from mirjax.data import dataset as dataset_lib
 from mirjax.errors import ConfigError
-from mirjax.evaluation import cv_results, honest
+from mirjax.evaluation import honest
 from mirjax.replicas import Replicas
 from mirjax.train import graph_stage, stages
 from mirjax.train.metrics_log import MetricsLog
@@ -263,16 +263,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
 def summarize(per_replica: pd.DataFrame, points: list[Point]) -> pd.DataFrame:
   """One row per point: mean and sample std over its replicas (folds × seeds) of every metric,
   plus the replica ids each row was computed from."""
-  metric_columns = [c for c in per_replica.columns if c in honest.METRICS]
   rows = []
   for p in points:
     sub = per_replica[per_replica["point"] == p.name]
-    row = {"point": p.name, "variant": p.variant,
-           **{f"setting:{k}": v for k, v in p.settings.items()},
-           "model": sub["model"].iloc[0], "n_replicas": len(sub)}
-    for m in metric_columns:
-      summary = cv_results.summarize(sub[m].dropna().to_numpy(float))
-      row[f"{m}_mean"], row[f"{m}_std"] = summary["mean"], summary["std"]
-    row["replicas"] = " ".join(sub["replica"])
-    rows.append(row)
+    rows.append({"point": p.name, "variant": p.variant,
+                 **{f"setting:{k}": v for k, v in p.settings.items()}, **report.summary_row(sub),
+                 "replicas": " ".join(sub["replica"])})
   return pd.DataFrame(rows)

@@ -208,6 +208,10 @@ def test_graph_model_learns_the_planted_graph_and_writes_every_number(graph_run)
   assert h["model"]["random_auc"]["mean"] > 0.8
   assert h["model"]["random_auc"]["mean"] > h["degree_product"]["random_auc"]["mean"]
   assert h["ease_side_graph"]["random_auc"]["mean"] > 0.5  # data.side_graph's baseline beside it
+  board = open(os.path.join(w, "leaderboard.md")).read()  # the run's own leaderboard
+  for name in h:
+    assert f"| {'graph' if name == 'model' else name} | " in board
+  assert "| graph | random_auc | " in board and os.path.exists(os.path.join(w, "leaderboard.png"))
   oof = pd.read_csv(os.path.join(w, "oof_predictions.csv"))
   assert set(oof["test_set"]) == {"own", "random"}
   # every AUC in results.json is recomputable from the OOF file
