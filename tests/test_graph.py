@@ -162,6 +162,12 @@ def test_a_new_nodes_content_never_reaches_the_other_pairs_features():
                     graph_features.normalized_adjacency(xs), nodes[0])["params"]
   s1, s2 = (np.asarray(models.graph_log_odds(net, cfg, params, xs, n)) for n in nodes)
   np.testing.assert_allclose(s1[others], s2[others], rtol=1e-5, atol=1e-5)
+  # untrained, the cold head scores a new node's pairs by the two imputed log degrees, standardized
+  # over the pairs of known nodes (its partner's by its own degree, the new node's as predicted)
+  feats = models.graph_inputs(cfg, xs, nodes[0])
+  known = jnp.asarray(x.any(1)[:, None] & x.any(0)[None, :], jnp.float32)
+  z = np.asarray(graph_features.standardized(feats, known[..., None], (0, 1), 1e-6))
+  np.testing.assert_allclose(s1[4], z[4, :, -2] + z[4, :, -1], rtol=1e-5, atol=1e-5)
 
 
 def test_cold_start_features_equal_the_numpy_baselines():
