@@ -45,6 +45,9 @@ from mirjax.train.metrics_log import MetricsLog
 # values, not shapes). Everything else in a point's config must agree within a group.
 _PER_REPLICA_FIELDS = ("seed", "data.", "ae.learning_rate", "classifier.learning_rate", "sweep.",
                        "train.checkpoint", "train.keep", "predict.")
+# Data fields that change the nodes' content (mirjax/data/content.py), which a graph group shares:
+# points that differ in them train in separate groups.
+_CONTENT_FIELDS = ("data.sequence_embeddings", "data.side_graph")
 _SHARED_DATA_FIELDS = ("data.source", "data.dim", "data.dir", "data.fetch",
                        "data.verify_checksums", "data.synthetic.")
 
@@ -122,7 +125,8 @@ def seeds_of(config) -> list[int]:
 
 def _group_key(cfg: ml_collections.ConfigDict, n_train: int) -> str:
   flat = config_lib.flatten(cfg.to_dict())
-  kept = {k: v for k, v in flat.items() if not k.startswith(_PER_REPLICA_FIELDS)}
+  kept = {k: v for k, v in flat.items()
+          if not k.startswith(_PER_REPLICA_FIELDS) or k in _CONTENT_FIELDS}
   return json.dumps({"config": kept, "n_train": n_train}, sort_keys=True, default=str)
 
 

@@ -165,6 +165,11 @@ def test_a_new_nodes_content_never_reaches_the_other_pairs_features():
   # untrained, the cold head scores a new node's pairs by the two imputed log degrees, standardized
   # over the pairs of known nodes (its partner's by its own degree, the new node's as predicted)
   feats = models.graph_inputs(cfg, xs, nodes[0])
+  has_m, has_g = x.any(1), x.any(0)  # the last two features: the imputed log degrees
+  np.testing.assert_allclose(np.asarray(feats[has_m, 0, -2]), np.log1p(x.sum(1))[has_m] / 5,
+                             rtol=1e-6)
+  np.testing.assert_allclose(np.asarray(feats[0, has_g, -1]), np.log1p(x.sum(0))[has_g] / 5,
+                             rtol=1e-6)
   known = jnp.asarray(x.any(1)[:, None] & x.any(0)[None, :], jnp.float32)
   z = np.asarray(graph_features.standardized(feats, known[..., None], (0, 1), 1e-6))
   np.testing.assert_allclose(s1[4], z[4, :, -2] + z[4, :, -1], rtol=1e-5, atol=1e-5)

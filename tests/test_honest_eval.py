@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import synthetic_data_config
+from mirjax.data import content
 from mirjax.evaluation import honest
 from mirjax.evaluation import metrics as evaluation
 from mirjax.data import dataset as dataset_lib
@@ -107,3 +108,18 @@ def test_distance_baseline_is_chance_without_signal():
       "synthetic.p_across": 0.1}))
   aucs = _distance_aucs(ds, dataset_lib.random_negative_tests(ds, "pairs", seed=0))
   assert abs(np.mean(aucs) - 0.5) < 0.08
+
+
+@pytest.mark.parametrize("split, col", [("mirna", 0), ("gene", 1)])
+def test_side_graph_baseline_says_nothing_of_a_new_node(split, col):
+  """A new node's pairs get no score from the side graph (its edges outside the grid are unknown
+  too): ease_side_graph is 0 there, as EASE is; elsewhere the side graph changes the scores."""
+  ds = dataset_lib.build_dataset(synthetic_data_config(split=split, side_graph=True))
+  assert ds.side is not None and ds.side.n_pairs > 0
+  fold = honest.folds(ds, split, 0)[0]
+  scores, _ = honest.baseline_scores(ds, fold, 0, content.node_content(ds))
+  new = np.unique(fold.tests["random"][:, col])
+  side, ease = (scores[name] if col == 0 else scores[name].T for name in ("ease_side_graph", "ease"))
+  assert np.all(side[new] == 0) and np.all(ease[new] == 0)
+  known = np.setdiff1d(np.arange(side.shape[0]), new)
+  assert not np.allclose(side[known], ease[known])

@@ -192,17 +192,21 @@ def test_sequence_tables_read_by_prefix_and_align_by_name(tmp_path):
     tables.read_embeddings(str(path), dim=2)
 
 
-def test_side_graph_counts_only_functional_pairs_with_one_end_outside_the_grid():
-  """Grid miRNAs a, b; grid genes X, Y. Outside: gene Z, miRNA c. A grid pair, a pair of two
-  outside nodes, a non-functional record and a repeated record must not count."""
-  rows = [("a", "Z", "Functional MTI"), ("b", "Z", "Functional MTI (Weak)"),
-          ("a", "Z", "Functional MTI (Weak)"),  # the same pair again: one edge
-          ("b", "W", "Non-Functional MTI"),  # not functional
-          ("c", "X", "Functional MTI"), ("c", "Y", "Functional MTI (Weak)"),
-          ("a", "X", "Functional MTI"),  # a grid pair: the grid's, never the side graph's
-          ("c", "Z", "Functional MTI")]  # both ends outside
+def test_side_graph_counts_pairs_with_one_end_outside_the_grid_and_leaves_copies_out():
+  """Grid miRNAs a, b and genes X, Y; outside the grid genes Z1, Z2, Z3, V and miRNAs c, d, e.
+  d's partners beyond the grid repeat a's (Z1, Z2 of a's Z1, Z2, V: Jaccard 2/3) and V's repeat
+  Y's (c): both are copies, left out. Grid pairs (in any case), non-functional records, repeated
+  records and pairs of two outside nodes never count."""
+  f, w, nf = "Functional MTI", "Functional MTI (Weak)", "Non-Functional MTI"
+  rows = [("a", "Z1", f), ("a", "Z2", w), ("a", "V", f), ("b", "Z1", f), ("b", "Z3", w),
+          ("c", "X", f), ("c", "Y", f), ("c", "V", w), ("e", "X", f),
+          ("d", "X", f), ("d", "Z1", f), ("d", "Z2", f),
+          (" a", "Z1 ", w),  # the same pair again, with stray spaces: one edge
+          ("b", "W", nf),  # not functional
+          ("a", "X", f), ("b", " y", f),  # grid pairs, the second in another case
+          ("e", "Q", f)]  # both ends outside
   mti = pd.DataFrame(rows, columns=list(tables.MTI_COLUMNS))
-  evidence = tables.grid_evidence(mti, ("a", "b"), ("X", "Y"))
-  np.testing.assert_array_equal(evidence.side.mirna_gram, [[1, 1], [1, 1]])  # both target Z
-  np.testing.assert_array_equal(evidence.side.gene_gram, [[1, 1], [1, 1]])  # c targets both
-  assert evidence.side.n_pairs == 4 and evidence.functional.sum() == 1
+  side = tables.grid_evidence(mti, ("a", "b"), ("X", "Y")).side
+  np.testing.assert_array_equal(side.mirna_gram, [[2, 1], [1, 2]])  # a: Z1, Z2; b: Z1, Z3
+  np.testing.assert_array_equal(side.gene_gram, [[2, 1], [1, 1]])  # X: c, e; Y: c
+  assert side.n_pairs == 7 and side.n_copies == (1, 1)

@@ -31,6 +31,16 @@ def test_points_are_variants_times_grid():
   assert points[0].settings == {"classifier.learning_rate": 0.001}
 
 
+def test_points_that_differ_in_node_content_train_in_separate_groups():
+  """A graph group shares one NodeContent: a sweep over data.side_graph (or the sequence
+  embeddings) must not train both points on the first point's."""
+  c = tiny_config(**{"classifier.model": "graph", "ae.enabled": False})
+  c.sweep.variants = ("plain:", "side: data.side_graph=True", "seq: data.sequence_embeddings=True",
+                      "other_fold_data: data.seed=3")
+  keys = [sweep._group_key(p.config, 100) for p in sweep.expand(c)]
+  assert len(set(keys[:3])) == 3 and keys[3] == keys[0]
+
+
 @pytest.mark.parametrize("field, text, message", [
     ("variants", ("x: lstm.hiden=3",), "no field 'lstm.hiden'"),
     ("variants", ("x lstm.hidden=3",), "is not 'name: field=value"),

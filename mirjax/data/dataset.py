@@ -165,6 +165,8 @@ def build_dataset(data: ml_collections.ConfigDict) -> Dataset:
       "n_positive": n_pos,
       "n_nonfunctional_only": int((evidence.any_record & ~positive).sum()),
       "n_side_graph_pairs": evidence.side.n_pairs if data.side_graph else None,
+      # outside miRNAs, genes left out of the side graph as copies of grid nodes (tables.py)
+      "n_side_graph_copies": list(evidence.side.n_copies) if data.side_graph else None,
       "n_unknown": neg.n_unknown,
       "metric": data.metric,
       "strategy": data.negatives.strategy,

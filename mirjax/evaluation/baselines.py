@@ -104,8 +104,9 @@ def ease(train, lam: float) -> np.ndarray:
 def ease_side_graph(train, lam: float, mirna_side, gene_side) -> np.ndarray:
   """EASE on both sides with miRTarBase outside the grid (mirjax/data/tables.SideGraph): each side's
   Gram matrix gains the side graph's counts, between nodes with training edges only (a node without
-  them, a cold fold's new node, has no known interaction anywhere). The same as EASE on the whole
-  table with the grid block replaced by `train`, scored on the grid."""
+  them, a cold fold's new node, has no known interaction anywhere). The same as EASE whose items
+  are the grid's genes (miRNAs) and whose users are every miRNA (gene) of the table, with the
+  grid block replaced by `train`, scored on the grid."""
   if lam <= 0:
     raise ConfigError(f"EASE lambda must be > 0; got {lam}.")
   x = _matrix(train)
