@@ -1,6 +1,7 @@
 """The leaderboard: every model family × every protocol, beside the baselines on the same folds.
 
-Launch (43 min on the 2-core AMD EPYC dev machine, sharing it with a test run for 23 of them):
+Launch (about 40 min on the 2-core AMD EPYC dev machine: 38 min of training on 2026-11-27, with other
+jobs beside it):
   MIRJAX_DATA_DIR=../shared/data/raw python launch.py --config=configs/leaderboard.py \\
       --workdir=runs/leaderboard
 
