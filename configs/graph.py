@@ -6,8 +6,9 @@ then `--mode=predict` and `--mode=query --mirna=hsa-miR-335-5p` with the same fl
 
 Each fold's model learns from that fold's training positives only (mirjax/train/graph_stage.py):
 EASE, CF and degree features of a masked copy of the training graph, an MLP on them, and node
-embeddings. The EASE features also read miRTarBase's interactions with one end outside the 383 x 318
-grid (data.side_graph; mirjax/data/tables.SideGraph), which hold no grid pair, so no test pair.
+embeddings. The EASE features (and their cross term, and each node's degree outside the grid) also read
+miRTarBase's interactions with one end outside the 383 x 318 grid (data.side_graph;
+mirjax/data/tables.SideGraph), which hold no grid pair, nor a copy of one under another name.
 It is judged on held-out validated pairs against random never-labelled pairs and on full rankings,
 beside EASE (with and without the side graph), SVD, CF, degree and distance baselines on the same
 folds (results.json, `honest`). Cold start: add --config.data.split=mirna (or gene, both). A new node is scored from what
@@ -28,7 +29,7 @@ def get_config():
   config.train.checkpoint_every = 5
   # What a new node still has (used by cold-start folds; a pairs run trains the cold head idle):
   config.data.sequence_embeddings = True
-  config.data.side_graph = True  # miRTarBase outside the grid: the EASE features' Gram matrices
+  config.data.side_graph = True  # miRTarBase outside the grid: EASE's Gram matrices, outside degrees
   config.graph.content = True
   config.graph.degree_prior = 1000.0
   config.graph.families = True
