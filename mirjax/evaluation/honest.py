@@ -135,22 +135,24 @@ def baseline_scores(ds: dataset_lib.Dataset, fold: Fold, data_seed: int,
     vectors = dict(mirna_vectors=nodes.mirna, gene_vectors=nodes.gene, side=side)
     scores["partner_popularity"] = baselines.partner_popularity(fold.train_positive, side)
     for name in ("embedding_knn", "content_degree"):
-      value, _ = baselines.select(fold.train_positive, fold.allowed_negative, name,
-                                  baselines.DEFAULT_GRIDS[name], draw,
-                                  cold=(0 in fold.cold, 1 in fold.cold), **vectors)
-      function, parameter = baselines.TUNABLE[name]
-      scores[name] = function(fold.train_positive, **{parameter: value}, **vectors)
-      chosen[name] = value
+      scores[name], chosen[name] = _tuned(fold, name, draw, **vectors)
     if side == "mirna":
       scores["name_family"] = baselines.name_family(fold.train_positive, nodes.mirna_family)
   if nodes.mirna_side is not None:  # data.side_graph: EASE with miRTarBase outside the grid
-    grams = dict(mirna_side=nodes.mirna_side, gene_side=nodes.gene_side)
-    value, _ = baselines.select(fold.train_positive, fold.allowed_negative, "ease_side_graph",
-                                baselines.DEFAULT_GRIDS["ease_side_graph"], draw,
-                                cold=(0 in fold.cold, 1 in fold.cold), **grams)
-    scores["ease_side_graph"] = baselines.ease_side_graph(fold.train_positive, value, **grams)
-    chosen["ease_side_graph"] = value
+    scores["ease_side_graph"], chosen["ease_side_graph"] = _tuned(
+        fold, "ease_side_graph", draw, mirna_side=nodes.mirna_side, gene_side=nodes.gene_side)
   return scores, chosen
+
+
+def _tuned(fold: Fold, name: str, draw: np.random.Generator, **fixed) -> tuple[np.ndarray, float]:
+  """(grid scores, selected value) of tunable baseline `name` (its other arguments `fixed`): the
+  value chosen on an inner split of the fold's training graph (holding whole nodes out where the
+  fold does), the baseline refit on all of it."""
+  value, _ = baselines.select(fold.train_positive, fold.allowed_negative, name,
+                              baselines.DEFAULT_GRIDS[name], draw,
+                              cold=(0 in fold.cold, 1 in fold.cold), **fixed)
+  function, parameter = baselines.TUNABLE[name]
+  return function(fold.train_positive, **{parameter: value}, **fixed), value
 
 
 def baseline_grids(ds: dataset_lib.Dataset, folds: list[Fold], data_seed: int
