@@ -82,6 +82,8 @@ def pmean_epoch(n_replicas: int, batch: int, n_batches: int, n_params: int):
   over the devices that split its minibatches, placed as the default placement places training.
   Returns a callable, or None when the placement splits no minibatch."""
   place = placement.Placement.create(n_replicas, batch_size=batch)
+  if isinstance(place, placement.Hybrid):  # only the replicas it splits all-reduce
+    place, n_replicas = place.split, n_replicas - place.n_whole
   if place.batch_shards == 1:
     return None
 

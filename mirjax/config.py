@@ -131,12 +131,14 @@ def default_config() -> ml_collections.ConfigDict:
   # beyond float reassociation.
   c.train.devices = 0  # shard the replicas over this many devices (0: all)
   # Devices sharing each classifier minibatch (data parallel, one gradient pmean per step).
-  # 0: auto, only when the replicas alone cannot fill the devices evenly (5 folds on 2 cores);
+  # 0: auto, only for the replicas that cannot fill the devices evenly (5 folds on 2 cores: 4 train
+  # whole minibatches, the fifth is split; placement.Hybrid); N: every replica split over N devices;
   # 1: never. The autoencoder (BatchNorm) and scoring never split their minibatches.
   c.train.batch_shards = 0
-  # 'rule': the layout above. 'probe': where a stage could also run with its minibatches whole
-  # (batch_shards 0 and the rule splits them), time one epoch of each layout at the stage's start and
-  # keep the faster (which one wins depends on the host: mirjax/placement.py). The choice is saved
+  # 'rule': the layout above. 'probe': where a stage could also run otherwise (batch_shards 0 and the
+  # rule splits minibatches), time one epoch of each candidate layout at the stage's start (the
+  # rule's, all minibatches whole, and every minibatch split when the rule splits only some) and
+  # keep the fastest (which one wins depends on the host: mirjax/placement.py). The choice is saved
   # with the stage's checkpoints and reused on resume; two fresh runs may choose differently when
   # the timings are close, and the layouts differ by float reassociation, hence opt-in.
   c.train.placement = "rule"

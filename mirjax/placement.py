@@ -6,7 +6,9 @@ replicas alone cannot fill the devices evenly, each replica's minibatches are sp
 (data parallel: every device of a row computes the gradient of its slice of the minibatch, and the
 row averages them with one `pmean` per step, so its copies of the replica stay identical). Each
 device runs its block of replicas either vmapped (what fills a GPU or TPU) or in a plain loop
-(`lax.map`, on a CPU device holding several).
+(`lax.map`, on a CPU device holding several). When there are more replicas than devices and they
+do not divide them (5 folds on 2 cores), a `Hybrid` layout trains as many as fill the devices evenly
+with whole minibatches and splits only the rest (2 + 2 whole, the fifth split over both).
 
 Why the loop: XLA CPU lowers vmapped recurrent matmuls to batched dots that run well below
 plain-GEMM speed. Why one single-threaded XLA device per core (`configure`): one model's small
@@ -14,7 +16,9 @@ plain-GEMM speed. Why one single-threaded XLA device per core (`configure`): one
 does. Why split minibatches rather than pad: 5 folds on 2 cores padded to 6 idle a core for a sixth
 of the run, and 5 devices time-sliced on 2 cores thrash each other's caches (measured with
 benchmarks/throughput.py: split 9,661 samples/s, padded 8,538 in the same run; 5 devices 8,754 in a
-`--cpu_devices=5` run).
+`--cpu_devices=5` run). Why split only the rest (`Hybrid`): a split halves every matmul and adds a
+`pmean` per step; keeping 4 of the 5 folds whole measured 3-13 % faster than splitting all 5
+(BUILD.md, "Devices").
 
 Padding remains for layouts that cannot avoid it (a stage whose minibatches are never split, such as
 the BatchNorm autoencoder and scoring, or a batch size the devices do not divide): the replica axis
@@ -108,18 +112,33 @@ def mesh_shape(n_replicas: int, devices: int, batch_size: int = 0,
   return min(devices, n_replicas), 1
 
 
+class _Layout:
+  """What every layout shares: results as ordinary arrays."""
+
+  def unpad(self, tree, n: int):
+    """The first n replicas as ordinary arrays on the default device."""
+    return jax.tree.map(jnp.asarray, self.to_host(tree, n))
+
+
 @dataclasses.dataclass(frozen=True)
-class Placement:
+class Placement(_Layout):
   """A (replicas x batch) mesh over devices and the loop each device runs over its replicas."""
   mesh: Mesh
   loop: str  # 'map' or 'vmap'
 
   @classmethod
   def create(cls, n_replicas: int, devices: int = 0, loop: str = "auto", batch_size: int = 0,
-             batch_shards: int = 0) -> "Placement":
-    """Mesh over the first `devices` devices (0: all); see `mesh_shape` for the batch split."""
+             batch_shards: int = 0) -> "Placement | Hybrid":
+    """Mesh over the first `devices` devices (0: all); see `mesh_shape` for the batch split. With
+    the split automatic (`batch_shards=0`) and more replicas than devices that they do not divide,
+    a `Hybrid`: the replicas that fill the devices evenly keep whole minibatches, the rest split."""
     available = jax.devices()
     k = min(devices or len(available), len(available))
+    if not batch_shards and batch_size and n_replicas > k and n_replicas % k:
+      whole = n_replicas // k * k
+      split = cls.create(n_replicas - whole, k, loop, batch_size)
+      if split.batch_shards > 1:  # else the rest cannot be split evenly: pad instead, below
+        return Hybrid(cls.create(whole, k, loop), split, whole)
     r, b = mesh_shape(max(n_replicas, 1), k, batch_size, batch_shards)
     if loop == "auto":  # vmap of a single replica is no batching at all, and measured faster
       several = -(-n_replicas // r) > 1
@@ -130,20 +149,26 @@ class Placement:
     return cls(Mesh(grid, (REPLICA_AXIS, BATCH_AXIS)), loop)
 
   @classmethod
-  def from_config(cls, train_cfg, n_replicas: int, batch_size: int = 0) -> "Placement":
+  def from_config(cls, train_cfg, n_replicas: int, batch_size: int = 0) -> "Placement | Hybrid":
     """The layout of config.train; pass the stage's batch size if its minibatches may be split."""
     return cls.create(n_replicas, train_cfg.devices, train_cfg.replica_loop, batch_size,
                       train_cfg.batch_shards)
 
   @classmethod
-  def candidates(cls, train_cfg, n_replicas: int, batch_size: int = 0) -> tuple["Placement", ...]:
+  def candidates(cls, train_cfg, n_replicas: int, batch_size: int = 0) -> tuple:
     """The layouts a stage may train in: config.train's, and with train.placement='probe' also the
-    one that keeps minibatches whole, when the rule would split them (loop.train times both)."""
+    one that keeps minibatches whole, when the rule would split them, and every minibatch split,
+    when the rule is a `Hybrid` (loop.train times them)."""
     rule = cls.from_config(train_cfg, n_replicas, batch_size)
     if (train_cfg.placement != "probe" or train_cfg.batch_shards or not batch_size
         or rule.batch_shards == 1):
       return (rule,)
-    return rule, cls.create(n_replicas, train_cfg.devices, train_cfg.replica_loop, batch_size, 1)
+    others = [cls.create(n_replicas, train_cfg.devices, train_cfg.replica_loop, batch_size, 1)]
+    if isinstance(rule, Hybrid):  # and every replica split, the rule before the hybrid layout
+      k = rule.whole.mesh.size
+      _, b = mesh_shape(n_replicas, k, batch_size)
+      others.append(cls.create(n_replicas, k, train_cfg.replica_loop, batch_size, b))
+    return (rule, *others)
 
   @property
   def replica_shards(self) -> int:
@@ -187,9 +212,13 @@ class Placement:
               if jax.process_count() > 1 else jax.device_get)
     return jax.tree.map(lambda x: np.asarray(x)[:n], gather(tree))
 
-  def unpad(self, tree, n: int):
-    """The first n replicas as ordinary arrays on the default device."""
-    return jax.tree.map(jnp.asarray, self.to_host(tree, n))
+  def compile(self, fn: Callable[..., Any], sharded: tuple[bool, ...], args: tuple,
+              donate_argnums: tuple[int, ...] = ()):
+    """`replica_program(fn, sharded)` jitted and compiled for `args` (as `place` returns them):
+    `program(*args, valid)`."""
+    n = jax.tree.leaves(args[sharded.index(True)])[0].shape[0]
+    program = jax.jit(self.replica_program(fn, sharded), donate_argnums=donate_argnums)
+    return program.lower(*args, self.valid(n)).compile()
 
   def replica_program(self, fn: Callable[..., Any], sharded: tuple[bool, ...]):
     """`fn(*args) -> out` for one replica  →  `program(*args, valid)` over all (padded) replicas.
@@ -220,3 +249,65 @@ class Placement:
     return jax.shard_map(per_device, mesh=self.mesh,
                          in_specs=(*specs, PartitionSpec(REPLICA_AXIS)),
                          out_specs=PartitionSpec(REPLICA_AXIS), check_vma=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Hybrid(_Layout):
+  """Replicas [0, n_whole) laid out by `whole` (as many per device, whole minibatches), the rest by
+  `split` (their minibatches split over the devices): 5 folds on 2 cores train 2 + 2 whole and the
+  fifth half on each core, so both cores do the same work with 4 of 5 folds unsplit.
+
+  Why: splitting every fold's minibatch (the rule before) halves each matmul and adds a `pmean` per
+  step for all of them; padding 5 to 6 idles a core for a sixth of the run. Measured on the 2-core
+  AMD EPYC dev host (BUILD.md, "Devices"): 3-7 % faster than every fold split with the XLA LSTM,
+  7 % with the oneDNN one in float32, 13 % with oneDNN in bfloat16.
+
+  The two groups are separate programs run one after the other on the same devices; placed trees,
+  masks and outputs are (whole part, split part) pairs, and `to_host` joins them in replica order.
+  """
+  whole: Placement
+  split: Placement
+  n_whole: int
+
+  @property
+  def parts(self) -> tuple[Placement, Placement]:
+    return self.whole, self.split
+
+  @property
+  def batch_shards(self) -> int:
+    return self.split.batch_shards
+
+  def _counts(self, n: int) -> tuple[int, int]:
+    return self.n_whole, n - self.n_whole
+
+  def describe(self, n: int) -> str:
+    whole, rest = self._counts(n)
+    return (f"{n} replicas on {self.whole.mesh.size} {self.whole.mesh.devices.flat[0].platform} "
+            f"device(s): {whole} with whole minibatches ({self.whole.loop} per device), "
+            f"{rest} with each minibatch split over {self.split.batch_shards}")
+
+  def place(self, tree, n: int, replicated: bool = False):
+    if replicated:
+      return tuple(p.place(tree, k, True) for p, k in zip(self.parts, self._counts(n)))
+    whole, _ = self._counts(n)
+    return (self.whole.place(jax.tree.map(lambda x: np.asarray(x)[:whole], tree), whole),
+            self.split.place(jax.tree.map(lambda x: np.asarray(x)[whole:], tree), n - whole))
+
+  def valid(self, n: int):
+    return tuple(p.valid(k) for p, k in zip(self.parts, self._counts(n)))
+
+  def to_host(self, tree, n: int):
+    parts = [p.to_host(t, k) for p, t, k in zip(self.parts, tree, self._counts(n))]
+    return jax.tree.map(lambda *xs: np.concatenate(xs), *parts)
+
+  def compile(self, fn: Callable[..., Any], sharded: tuple[bool, ...], args: tuple,
+              donate_argnums: tuple[int, ...] = ()):
+    """Each part's compiled program; `run(*args, valid)` runs both and returns `fn`'s output
+    tuple with each entry a (whole part, split part) pair."""
+    programs = [p.compile(fn, sharded, tuple(a[i] for a in args), donate_argnums)
+                for i, p in enumerate(self.parts)]
+
+    def run(*args):
+      outs = [program(*(a[i] for a in args)) for i, program in enumerate(programs)]
+      return tuple(zip(*outs))
+    return run

@@ -6,10 +6,11 @@ import os
 import jax
 import pytest
 
-# Every test runs with 4 CPU devices, so the replicas are really sharded (5 folds: each classifier
-# minibatch split over the 4; the autoencoder's replicas padded to 8); tests that want one device
-# ask for it with train.devices=1.
+# Every test runs with 4 CPU devices, so the replicas are really sharded (5 folds: 4 classifier
+# replicas with whole minibatches, the fifth's split over the 4; the autoencoder's replicas padded
+# to 8); tests that want one device ask for it with train.devices=1.
 jax.config.update("jax_num_cpu_devices", 4)
+jax.devices()  # start the backend now: no test's placement.configure() may change the count
 
 from mirjax import config as config_lib  # noqa: E402
 from mirjax import placement  # noqa: E402

@@ -35,13 +35,14 @@ def test_reference_run_splits_minibatches_and_pads_the_autoencoder():
   assert len(jax.devices()) == 4
   train = tiny_config().train
   assert placement.Placement.from_config(train, 5, batch_size=32).describe(5) == (
-      "5 replicas on 4 cpu device(s), each minibatch split over 4, map per device")
+      "5 replicas on 4 cpu device(s): 4 with whole minibatches (vmap per device), 1 with each "
+      "minibatch split over 4")
   assert placement.Placement.from_config(train, 5).describe(5) == (  # the AE: BatchNorm
       "5 replicas on 4 cpu device(s), map per device, 3 padding")
 
 
 @pytest.mark.parametrize("n, devices, batch, shards, expected", [
-    (5, 2, 128, 0, (1, 2)),  # 5 folds on 2 cores: split, no padding
+    (5, 2, 128, 0, (1, 2)),  # 5 on 2 (the hybrid layout's fallback rule): split, no padding
     (5, 4, 32, 0, (1, 4)),
     (6, 4, 32, 0, (2, 2)),
     (8, 4, 32, 0, (4, 1)),   # the replicas fill the devices: no split
@@ -68,14 +69,36 @@ def test_one_device_loop_equals_sharded_loop(tmp_path):
   assert [f["auc"] for f in one["folds"]] == [f["auc"] for f in four["folds"]]
 
 
-def test_split_minibatches_equal_unsplit(reference_run, tmp_path):
-  """Each minibatch split over 4 devices (the reference run) vs whole on one device: the
-  gradient is the mean of the slices' means, equal up to float reassociation."""
+@pytest.mark.parametrize("shards", [0, 4])
+def test_split_minibatches_equal_unsplit(reference_run, tmp_path, shards):
+  """Minibatches split over 4 devices, only the fifth fold's (the reference run, a Hybrid layout)
+  or every fold's, vs whole on one device: the gradient is the mean of the slices' means, equal up
+  to float reassociation."""
   w, results = reference_run
-  one = experiment.run(tiny_config(**{"train.devices": 1}), str(tmp_path))
+  if shards:
+    results = experiment.run(tiny_config(**{"train.batch_shards": shards}), str(tmp_path / "s"))
+    w = tmp_path / "s"
+  one = experiment.run(tiny_config(**{"train.devices": 1}), str(tmp_path / "one"))
   for a, b in zip(results["folds"], one["folds"]):
     assert a["auc"] == pytest.approx(b["auc"], abs=2e-3)
-  np.testing.assert_allclose(_oof(w)["score"], _oof(tmp_path)["score"], atol=2e-3)
+  np.testing.assert_allclose(_oof(w)["score"], _oof(tmp_path / "one")["score"], atol=2e-3)
+
+
+def test_hybrid_layout_keeps_replica_order_and_splits_only_what_it_can():
+  hybrid = placement.Placement.create(5, batch_size=32)
+  assert isinstance(hybrid, placement.Hybrid) and hybrid.n_whole == 4
+  assert hybrid.split.batch_shards == 4 and hybrid.whole.batch_shards == 1
+  x = {"a": np.arange(5 * 3, dtype=np.float32).reshape(5, 3), "b": np.arange(5)}
+  back = hybrid.to_host(hybrid.place(x, 5), 5)
+  for k in x:
+    np.testing.assert_array_equal(back[k], x[k])
+  np.testing.assert_array_equal(hybrid.to_host(hybrid.valid(5), 5), np.ones(5, bool))
+  # A minibatch the devices do not divide: no split part is possible, so one padded layout.
+  padded = placement.Placement.create(5, batch_size=30)
+  assert isinstance(padded, placement.Placement) and padded.describe(5).endswith("3 padding")
+  # Replicas that divide the devices, or fewer replicas than devices: no hybrid either.
+  assert isinstance(placement.Placement.create(8, batch_size=32), placement.Placement)
+  assert placement.Placement.create(3, batch_size=32).batch_shards == 4
 
 
 @pytest.mark.parametrize("devices", [1, 4])
@@ -113,22 +136,24 @@ def test_resume_after_kill_equals_uninterrupted(reference_run, tmp_path, monkeyp
 
 
 def test_placement_probe_trains_in_the_layout_it_chose_and_records_it(reference_run, tmp_path):
-  """train.placement=probe times the split and the whole-minibatch layouts and keeps the faster:
-  the run then equals the run forced into that layout, bit for bit."""
+  """train.placement=probe times the hybrid (the rule), the whole-minibatch and the all-split
+  layouts and keeps the fastest: the run then equals the run forced into that layout, bit for bit."""
   probed = experiment.run(tiny_config(**{"train.placement": "probe"}), str(tmp_path / "probe"))
   record = json.loads((tmp_path / "probe" / "checkpoints" / "classifier" / loop.PLACEMENT_FILE
                        ).read_text())
-  assert len(record["epoch_seconds"]) == 2 and record["chosen"] in record["epoch_seconds"]
-  whole = "split" not in record["chosen"]
-  forced = (experiment.run(tiny_config(**{"train.batch_shards": 1}), str(tmp_path / "forced"))
-            if whole else reference_run[1])
+  assert len(record["epoch_seconds"]) == 3 and record["chosen"] in record["epoch_seconds"]
+  shards = (0 if "whole minibatches" in record["chosen"]
+            else 4 if "split" in record["chosen"] else 1)
+  forced = (experiment.run(tiny_config(**{"train.batch_shards": shards}), str(tmp_path / "forced"))
+            if shards else reference_run[1])
   assert [f["auc"] for f in probed["folds"]] == [f["auc"] for f in forced["folds"]]
 
 
 def test_a_recorded_placement_choice_is_kept(tmp_path):
   train = tiny_config(**{"train.placement": "probe"}).train
   candidates = placement.Placement.candidates(train, 5, batch_size=32)
-  assert len(candidates) == 2 and candidates[1].batch_shards == 1
+  assert len(candidates) == 3 and isinstance(candidates[0], placement.Hybrid)
+  assert candidates[1].batch_shards == 1 and candidates[2].batch_shards == 4
   stage = loop.Stage("classifier", 4, 32, 64, str(tmp_path), 2, 1)
   (tmp_path / loop.PLACEMENT_FILE).write_text(json.dumps({"chosen": candidates[1].describe(5)}))
   state = {"params": {"w": np.zeros((5, 2), np.float32)}}

@@ -21,7 +21,7 @@ from jax.experimental import multihost_utils
 
 from mirjax import atomic, cluster
 from mirjax.errors import MirjaxError
-from mirjax.placement import BATCH_AXIS, Placement
+from mirjax.placement import BATCH_AXIS, Hybrid, Placement
 from mirjax.train.checkpoints import ReplicaCheckpoints
 from mirjax.train.metrics_log import MetricsLog
 
@@ -129,7 +129,7 @@ def make_epoch_fn(loss_fn: LossFn, tx: optax.GradientTransformation, batch_size:
   return epoch_fn
 
 
-def compile_epoch(epoch_fn, placement: Placement, state, data: ReplicaData):
+def compile_epoch(epoch_fn, placement: Placement | Hybrid, state, data: ReplicaData):
   """Returns `run(state, own, shared, valid) -> (state, metrics)` over all replicas, compiled.
 
   Arguments are as `Placement.place` returns them (padded and sharded over the placement's mesh;
@@ -137,13 +137,12 @@ def compile_epoch(epoch_fn, placement: Placement, state, data: ReplicaData):
   """
   def one(state, own, shared):
     return epoch_fn(state, {**own, **shared})
-  program = jax.jit(placement.replica_program(one, (True, True, False)), donate_argnums=0)
-  n = jax.tree.leaves(state)[0].shape[0]
-  return program.lower(state, data.own, data.shared, placement.valid(n)).compile()
+  return placement.compile(one, (True, True, False), (state, data.own, data.shared),
+                           donate_argnums=(0,))
 
 
 def train(stage: Stage, epoch_fn, state: dict, data: ReplicaData, *,
-          placement: Placement | tuple[Placement, ...], metrics_log: MetricsLog) -> dict:
+          placement: Placement | Hybrid | tuple, metrics_log: MetricsLog) -> dict:
   """Trains all replicas for `stage.epochs`, resuming from the newest checkpoint of the stage.
 
   `placement`: the layout, or candidate layouts (Placement.candidates) to choose from by
@@ -162,7 +161,7 @@ def train(stage: Stage, epoch_fn, state: dict, data: ReplicaData, *,
     if start >= stage.epochs:
       return state
     run = None
-    if not isinstance(placement, Placement):
+    if isinstance(placement, tuple):
       placement, run = choose_placement(stage, epoch_fn, state, data, placement)
     return _run_epochs(stage, epoch_fn, state, data, start, placement, metrics_log, ckpt, run)
   finally:
@@ -170,8 +169,8 @@ def train(stage: Stage, epoch_fn, state: dict, data: ReplicaData, *,
 
 
 def choose_placement(stage: Stage, epoch_fn, state: dict, data: ReplicaData,
-                     candidates: tuple[Placement, ...]):
-  """(placement, its compiled epoch or None): the faster of `candidates` for this stage's epoch.
+                     candidates: tuple):
+  """(placement, its compiled epoch or None): the fastest of `candidates` for this stage's epoch.
   The one recorded in the stage's checkpoint directory (a resumed run keeps its layout), else the
   one whose second epoch ran faster (the first compiles and allocates) on copies of the state, then
   recorded there, with the program the probe compiled for it. Every process of a multi-process run
@@ -211,7 +210,7 @@ def choose_placement(stage: Stage, epoch_fn, state: dict, data: ReplicaData,
   return candidates[best], runs[best]
 
 
-def _placed(placement: Placement, state, data: ReplicaData, n_replicas: int):
+def _placed(placement: Placement | Hybrid, state, data: ReplicaData, n_replicas: int):
   """(state, data, valid-replica mask), laid out on the devices as `placement` says."""
   return (placement.place(state, n_replicas),
           ReplicaData(placement.place(data.own, n_replicas),
@@ -220,7 +219,7 @@ def _placed(placement: Placement, state, data: ReplicaData, n_replicas: int):
 
 
 def _run_epochs(stage: Stage, epoch_fn, state, data: ReplicaData, start: int,
-                placement: Placement, metrics_log: MetricsLog, ckpt: ReplicaCheckpoints,
+                placement: Placement | Hybrid, metrics_log: MetricsLog, ckpt: ReplicaCheckpoints,
                 run=None) -> dict:
   """The remaining epochs; `run`: the epoch already compiled for `placement` (by the probe)."""
   n_replicas = jax.tree.leaves(state)[0].shape[0]
