@@ -1,6 +1,6 @@
 """Training throughput of mirjax's stages against PyTorch and the same-shape GEMM ceiling.
 
-Run (about 10 minutes on 2 CPU cores; --quick for a 2-minute smoke run):
+Run (about 12 minutes on 2 CPU cores; --quick for a 2-minute smoke run):
   python -m benchmarks.throughput --out=benchmarks/results
 Writes `throughput.json`, `throughput.md` and `replicas.png` into --out.
 
@@ -35,6 +35,7 @@ import optax
 from absl import app, flags, logging
 
 from mirjax import atomic, models, placement, plots, provenance
+from mirjax.kernels import lstm as kernels_lstm
 from mirjax.train import loop, stages
 
 _OUT = flags.DEFINE_string("out", "benchmarks/results", "Output directory.")
@@ -84,15 +85,17 @@ def interleaved_medians(setups: dict, repeats: int) -> dict:
 
 def program_bytes(compiled) -> int | None:
   """Device memory a compiled program needs while it runs: its arguments, outputs and temporaries,
-  less the donated buffers its outputs reuse (None where the backend does not say)."""
-  m = compiled.memory_analysis()
+  less the donated buffers its outputs reuse (None where the backend does not say, and for a
+  `placement.Hybrid` layout's pair of programs)."""
+  m = compiled.memory_analysis() if hasattr(compiled, "memory_analysis") else None
   if m is None:
     return None
   return (m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
           - m.alias_size_in_bytes)
 
 
-def _blocking_epochs(epoch_fn, state, data: loop.ReplicaData, place: placement.Placement):
+def _blocking_epochs(epoch_fn, state, data: loop.ReplicaData,
+                     place: placement.Placement | placement.Hybrid):
   """A callable advancing `state` by one compiled epoch of all replicas per call (mirjax's real
   training program, placed as `loop.train` places it), blocking until it is done. Its attribute
   `program_bytes` is the compiled epoch's device memory (see `program_bytes`)."""
@@ -112,13 +115,13 @@ def _blocking_epochs(epoch_fn, state, data: loop.ReplicaData, place: placement.P
 def mirjax_lstm_epoch(n_replicas: int, batch: int, n_batches: int, devices: int = 0,
                       replica_loop: str = "auto", batch_shards: int = 0, hidden: int = HIDDEN,
                       fused_backward: bool = True, matmul_dtype: str = "float32",
-                      tx: optax.GradientTransformation | None = None,
+                      backend: str = "xla", tx: optax.GradientTransformation | None = None,
                       make_epoch_fn=loop.make_epoch_fn):
   """A callable running one LSTM epoch of all replicas; `devices`, `replica_loop` and
   `batch_shards` as config.train; `tx` (default Adam) and `make_epoch_fn` (default mirjax's training
   epoch) let benchmarks/epoch_profile.py take the epoch apart."""
   n = batch * n_batches
-  clf = models.LSTMClassifier(hidden, LAYERS, STEP_FEATURES, fused_backward, matmul_dtype)
+  clf = models.LSTMClassifier(hidden, LAYERS, STEP_FEATURES, fused_backward, matmul_dtype, backend)
   tx = tx or optax.adam(1e-3)
   keys = jax.random.split(jax.random.PRNGKey(0), n_replicas)
   state = jax.vmap(lambda k: loop.init_state(
@@ -263,14 +266,16 @@ def main(argv):
   ceiling = out["gemm_gflops"]["recurrent 128x128x512"]
   logging.info("GEMM GFLOP/s: %s", out["gemm_gflops"])
 
-  # 2. LSTM training at the paper's sizes: the default placement (5 folds, minibatches split over
-  #    the devices when the folds do not divide them), the same with vmap inside each device, the
-  #    folds sharded without splitting minibatches (padded), all folds on one device (vmapped, or
-  #    one after another), PyTorch; and each optimization switched off (autodiff backward) or on
-  #    beyond the default (bfloat16 matmuls).
+  # 2. LSTM training at the paper's sizes: the default placement (5 folds; when they do not divide
+  #    the devices, those that fill them evenly keep whole minibatches and the rest are split), the
+  #    same with vmap inside each device, the folds sharded without splitting minibatches (padded),
+  #    every minibatch split (the rule before), all folds on one device (vmapped, or one after
+  #    another), PyTorch; each optimization switched off (autodiff backward) or on beyond the
+  #    default (bfloat16 matmuls, the oneDNN LSTM).
   d = len(jax.devices())
   default = placement.Placement.create(folds, batch_size=128)
   unsplit = placement.Placement.create(folds, batch_size=128, batch_shards=1)
+  split_all = d > 1 and 128 % d == 0
   setups = {
       f"mirjax, 5 folds, default placement ({default.describe(folds)})": mirjax_lstm_epoch(
           folds, 128, n_batches),
@@ -286,6 +291,19 @@ def main(argv):
       "mirjax, default placement, bfloat16 matmuls": mirjax_lstm_epoch(
           folds, 128, n_batches, matmul_dtype="bfloat16"),
   }
+  if split_all:
+    every = placement.Placement.create(folds, batch_size=128, batch_shards=d)
+    setups[f"mirjax, 5 folds, every minibatch split ({every.describe(folds)})"] = mirjax_lstm_epoch(
+        folds, 128, n_batches, batch_shards=d)
+  if kernels_lstm.supports(jnp.float32):  # lstm.backend=onednn: each LSTM layer one oneDNN call
+    setups["mirjax, default placement, oneDNN LSTM"] = mirjax_lstm_epoch(
+        folds, 128, n_batches, backend="onednn")
+  if kernels_lstm.supports(jnp.bfloat16):
+    setups["mirjax, default placement, oneDNN LSTM, bfloat16"] = mirjax_lstm_epoch(
+        folds, 128, n_batches, matmul_dtype="bfloat16", backend="onednn")
+    if split_all:
+      setups["mirjax, every minibatch split, oneDNN LSTM, bfloat16"] = mirjax_lstm_epoch(
+          folds, 128, n_batches, batch_shards=d, matmul_dtype="bfloat16", backend="onednn")
   if d == 1:  # these would repeat the one-device setups
     setups = {k: v for k, v in setups.items()
               if "vmapped per device" not in k and "not split" not in k}

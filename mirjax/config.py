@@ -17,6 +17,7 @@ from mirjax.errors import ConfigError
 
 DATA_SOURCES = ("sglstm_core", "synthetic")
 CLASSIFIERS = ("lstm", "mlp", "logistic", "distance", "graph")
+LSTM_BACKENDS = ("xla", "onednn")
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -91,6 +92,11 @@ def default_config() -> ml_collections.ConfigDict:
   # input type ('bfloat16' uses bf16 GEMMs with float32 accumulation; see BUILD.md).
   c.lstm.fused_backward = True
   c.lstm.matmul_dtype = "float32"
+  # 'xla': the LSTM as XLA ops (any device). 'onednn' (CPU only): each layer as one call of oneDNN's
+  # LSTM primitive, compiled with g++ on first use (mirjax/kernels/); in float32 the same function
+  # up to reassociation, with bfloat16 its hidden states are rounded too; the fastest CPU setup
+  # (BUILD.md, "Speed knobs").
+  c.lstm.backend = "xla"
 
   c.mlp = ml_collections.ConfigDict()
   c.mlp.hidden = (256, 128)  # widths of the 'mlp' baseline ('logistic' has none)
@@ -273,6 +279,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _require(config.lstm.hidden >= 1, "lstm.hidden", config.lstm.hidden, "must be at least 1.")
   _require(config.lstm.matmul_dtype in ("float32", "bfloat16"), "lstm.matmul_dtype",
            config.lstm.matmul_dtype, "choose 'float32' or 'bfloat16'.")
+  _require(config.lstm.backend in LSTM_BACKENDS, "lstm.backend", config.lstm.backend,
+           f"choose one of {LSTM_BACKENDS}.")
   _require(config.lstm.layers >= 1, "lstm.layers", config.lstm.layers, "must be at least 1.")
   _require(config.train.placement in ("rule", "probe"), "train.placement",
            config.train.placement, "choose 'rule' or 'probe'.")

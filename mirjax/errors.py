@@ -11,3 +11,7 @@ class DataError(MirjaxError, ValueError):
 
 class ConfigError(MirjaxError, ValueError):
   """A config value is out of range or inconsistent with another value."""
+
+
+class SetupError(MirjaxError, RuntimeError):
+  """Something the chosen config needs is not installed on this machine."""

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from mirjax import graph_features
+from mirjax.kernels import lstm as kernels_lstm
 
 
 class MLPStack(nn.Module):
@@ -178,6 +179,7 @@ class LSTMLayer(nn.Module):
   hidden: int
   fused_backward: bool = True  # the hand-written backward pass above; False: scan autodiff
   matmul_dtype: str = "float32"  # or "bfloat16"
+  backend: str = "xla"  # or "onednn": the whole layer as one oneDNN call (mirjax/kernels/lstm.py)
 
   @nn.compact
   def __call__(self, xs):
@@ -186,6 +188,8 @@ class LSTMLayer(nn.Module):
     w_in = self.param("w_in", nn.initializers.glorot_uniform(), (xs.shape[-1], 4 * h))
     w_rec = self.param("w_rec", nn.initializers.orthogonal(), (h, 4 * h))
     bias = self.param("bias", _lstm_bias_init, (4 * h,))
+    if self.backend == "onednn":
+      return kernels_lstm.lstm_layer(xs, w_in, w_rec, bias, dtype)
     if self.fused_backward:
       return recurrence(project(xs, w_in, dtype) + bias, w_rec, dtype)
     return _forward(_mm(xs, w_in, dtype) + bias, w_rec, dtype)[0]
@@ -209,12 +213,14 @@ class LSTMClassifier(nn.Module):
   step_features: int
   fused_backward: bool = True
   matmul_dtype: str = "float32"
+  backend: str = "xla"
 
   @nn.compact
   def __call__(self, x):
     xs = x.reshape(x.shape[0], -1, self.step_features).swapaxes(0, 1)  # [T, B, F]
     for i in range(self.layers):
-      xs = LSTMLayer(self.hidden, self.fused_backward, self.matmul_dtype, name=f"lstm_{i}")(xs)
+      xs = LSTMLayer(self.hidden, self.fused_backward, self.matmul_dtype, self.backend,
+                     name=f"lstm_{i}")(xs)
     return nn.Dense(2, name="head")(xs[-1])
 
 
@@ -234,7 +240,7 @@ def classifier(cfg) -> nn.Module:
     return LSTMClassifier(hidden=cfg.lstm.hidden, layers=cfg.lstm.layers,
                           step_features=cfg.lstm.step_features,
                           fused_backward=cfg.lstm.fused_backward,
-                          matmul_dtype=cfg.lstm.matmul_dtype)
+                          matmul_dtype=cfg.lstm.matmul_dtype, backend=cfg.lstm.backend)
   if model == "mlp":
     return MLPClassifier(tuple(cfg.mlp.hidden))
   if model == "logistic":

@@ -15,6 +15,7 @@ import pytest
 from conftest import tiny_config
 from mirjax import experiment, models, placement
 from mirjax.errors import ConfigError
+from mirjax.kernels import lstm as kernels_lstm
 from mirjax.train import loop, stages
 from mirjax.train.checkpoints import ReplicaCheckpoints
 from mirjax.train.metrics_log import MetricsLog
@@ -108,6 +109,16 @@ def test_vmapped_replicas_equal_looped(reference_run, tmp_path, devices):
   vm = experiment.run(tiny_config(**{"train.replica_loop": "vmap", "train.devices": devices}),
                       str(tmp_path))
   for a, b in zip(results["folds"], vm["folds"]):
+    assert a["auc"] == pytest.approx(b["auc"], abs=2e-3)
+  np.testing.assert_allclose(_oof(w)["score"], _oof(tmp_path)["score"], atol=2e-3)
+
+
+@pytest.mark.skipif(not kernels_lstm.available(), reason="oneDNN or g++ missing")
+def test_onednn_backend_trains_the_same_models(reference_run, tmp_path):
+  """lstm.backend=onednn: the same training, split minibatches and all, up to reassociation."""
+  w, results = reference_run
+  dnn = experiment.run(tiny_config(**{"lstm.backend": "onednn"}), str(tmp_path))
+  for a, b in zip(results["folds"], dnn["folds"]):
     assert a["auc"] == pytest.approx(b["auc"], abs=2e-3)
   np.testing.assert_allclose(_oof(w)["score"], _oof(tmp_path)["score"], atol=2e-3)
 

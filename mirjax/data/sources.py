@@ -109,9 +109,14 @@ SOURCES: dict[str, Source] = {s.key: s for s in (
 ALIASES = {"mirtarbase": ("mirtarbase7_hsa_MTI.csv",)}
 
 
-def cache_dir() -> str:
+def cache_root() -> str:
+  """mirjax's cache: `$XDG_CACHE_HOME/mirjax`, by default `~/.cache/mirjax` (data, built kernels)."""
   base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-  return os.path.join(base, "mirjax", "raw")
+  return os.path.join(base, "mirjax")
+
+
+def cache_dir() -> str:
+  return os.path.join(cache_root(), "raw")
 
 
 def sha256_of(path: str) -> str:
