@@ -93,7 +93,7 @@ def pmean_epoch(n_replicas: int, batch: int, n_batches: int, n_params: int):
     return jax.lax.scan(step, g, None, length=n_batches)[0]
   grads = place.place(np.ones((n_replicas, n_params), np.float32), n_replicas)
   valid = place.valid(n_replicas)
-  program = jax.jit(place.replica_program(fn, (True,))).lower(grads, valid).compile()
+  program = place.compile(fn, (True,), (grads,))
   return lambda: jax.block_until_ready(program(grads, valid))
 
 

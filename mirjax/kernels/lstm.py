@@ -181,11 +181,9 @@ def _lstm_layer_fwd(xs, w_in, w_rec, bias, dtype):
 
 
 def _lstm_layer_bwd(dtype, res, d_hs):
-  x, wi, wr, bias, hs, workspace = res
-  t, b, f = x.shape
-  _, threads = _prepare(t, b, f, wr.shape[0], dtype, training=True)
+  x, wi, wr, bias, hs, workspace = res  # the forward prepared the primitives
   results = tuple(jax.ShapeDtypeStruct(a.shape, jnp.float32) for a in (x, wi, wr, bias))
-  return _call("backward", threads, results, x, wi, wr, bias, hs, workspace, d_hs)
+  return _call("backward", _threads(), results, x, wi, wr, bias, hs, workspace, d_hs)
 
 
 lstm_layer.defvjp(_lstm_layer_fwd, _lstm_layer_bwd)
