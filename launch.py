@@ -11,7 +11,7 @@ import traceback
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from mirjax import cluster, experiment, ranking
+from mirjax import cluster, console, experiment, ranking
 from mirjax.errors import MirjaxError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a configs/*.py file.",
@@ -65,13 +65,6 @@ def parse_flags(argv):
     raise SystemExit(f"error: {e}\nPass --helpfull to list the flags.") from None
 
 
-class _ProgressOnly(logging.logging.Filter):
-  """Keeps mirjax's own INFO lines (progress, ETA) and every library's warnings and errors."""
-
-  def filter(self, record):
-    return record.levelno >= logging.logging.WARNING or f"{os.sep}mirjax{os.sep}" in record.pathname
-
-
 def loaded_config():
   """The --config, loaded; a file that is missing or fails to load is one line, not a traceback."""
   try:
@@ -88,7 +81,7 @@ def loaded_config():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  logging.get_absl_handler().python_handler.addFilter(_ProgressOnly())
+  logging.get_absl_handler().python_handler.addFilter(console.ProgressOnly())
   config = loaded_config()
   processes = cluster.Cluster(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
                               _HEARTBEAT.value)

@@ -32,7 +32,9 @@ import optax
 from absl import app, flags
 
 from benchmarks import throughput as bench
-from mirjax import atomic, models, placement, provenance
+from mirjax import atomic, placement, provenance
+from mirjax.kernels import lstm_xla
+from mirjax.pairwise import models
 from mirjax.placement import BATCH_AXIS
 from mirjax.train import loop
 
@@ -69,12 +71,12 @@ def _hard_gates(z):
 def hard_gates():
   """Programs traced inside use gates without transcendentals (a measurement device only: it swaps
   mirjax.models' private gate functions, training's and scoring's, and puts them back)."""
-  original = models._gates, models._gates_one_sigmoid
-  models._gates = models._gates_one_sigmoid = _hard_gates
+  original = lstm_xla._gates, lstm_xla._gates_one_sigmoid
+  lstm_xla._gates = lstm_xla._gates_one_sigmoid = _hard_gates
   try:
     yield
   finally:
-    models._gates, models._gates_one_sigmoid = original
+    lstm_xla._gates, lstm_xla._gates_one_sigmoid = original
 
 
 def pmean_epoch(n_replicas: int, batch: int, n_batches: int, n_params: int):

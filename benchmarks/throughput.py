@@ -34,9 +34,10 @@ import numpy as np
 import optax
 from absl import app, flags, logging
 
-from mirjax import atomic, models, placement, plots, provenance
-from mirjax.kernels import lstm as kernels_lstm
-from mirjax.train import loop, stages
+from mirjax import atomic, placement, plots, provenance
+from mirjax.kernels import lstm_onednn
+from mirjax.pairwise import models, stages
+from mirjax.train import loop
 
 _OUT = flags.DEFINE_string("out", "benchmarks/results", "Output directory.")
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny sizes and few repeats: a smoke run.")
@@ -295,10 +296,10 @@ def main(argv):
     every = placement.Placement.create(folds, batch_size=128, batch_shards=d)
     setups[f"mirjax, 5 folds, every minibatch split ({every.describe(folds)})"] = mirjax_lstm_epoch(
         folds, 128, n_batches, batch_shards=d)
-  if kernels_lstm.supports(jnp.float32):  # lstm.backend=onednn: each LSTM layer one oneDNN call
+  if lstm_onednn.supports(jnp.float32):  # lstm.backend=onednn: each LSTM layer one oneDNN call
     setups["mirjax, default placement, oneDNN LSTM"] = mirjax_lstm_epoch(
         folds, 128, n_batches, backend="onednn")
-  if kernels_lstm.supports(jnp.bfloat16):
+  if lstm_onednn.supports(jnp.bfloat16):
     setups["mirjax, default placement, oneDNN LSTM, bfloat16"] = mirjax_lstm_epoch(
         folds, 128, n_batches, matmul_dtype="bfloat16", backend="onednn")
     if split_all:

@@ -7,22 +7,34 @@ result (they are gathered to all of them), but only process 0 writes the workdir
 processes' writes (mirjax/atomic.py) go to a private temporary directory and are dropped, and orbax
 writes each checkpoint once, from process 0, after every process has reached it.
 
-If a process dies, the others stop with one line instead of waiting for it forever, and rerunning
-the same commands resumes from the last checkpoint. A peer that exits closes its sockets, and the
-collective waiting on it fails at once (launch.py turns that into the line). A peer that freezes or
-drops off the network closes nothing: `Watchdog` notices its silence after `heartbeat_s`.
+Before JAX joins them, the processes answer a roll call (`roll_call`) on the coordinator's port:
+process 0 listens, every other process checks in with its resolved config, and process 0 answers
+'go' once all have, each config equal to its own. A port in use, a process that never checks in
+within `heartbeat_s`, or a config that differs stops every process with one line naming it (JAX's
+own join would wait minutes and then abort from C++, or hang on mismatched programs).
+
+If a process dies later, the others stop with one line instead of waiting for it forever, and
+rerunning the same commands resumes from the last checkpoint. A peer that exits closes its sockets,
+and the collective waiting on it fails at once (launch.py turns that into the line). A peer that
+freezes or drops off the network closes nothing: `Watchdog` notices its silence after `heartbeat_s`.
 """
 
 import dataclasses
+import errno
+import json
 import os
+import shlex
+import socket
 import sys
 import threading
 import time
 
 import jax
-from jax._src import distributed as jax_distributed  # its client: orbax reaches it the same way
+# The one use of JAX internals: the distributed runtime's client has no public accessor (orbax
+# reaches it the same way), and the watchdog needs its key-value store.
+from jax._src import distributed as jax_distributed
 
-from mirjax.errors import ConfigError
+from mirjax.errors import ConfigError, MirjaxError
 
 _state = {"process_id": 0, "watchdog": None}  # set by `initialize`; read without starting JAX
 _exiting = threading.Lock()  # held by the first thread that ends the process
@@ -47,8 +59,9 @@ class Cluster:
             "checkpoint.")
 
 
-def initialize(cluster: Cluster) -> None:
-  """Joins the cluster; call before JAX's first operation (after placement.configure)."""
+def initialize(cluster: Cluster, resolved: dict | None = None) -> None:
+  """Joins the cluster; call before JAX's first operation (after placement.configure). `config`:
+  this process's resolved config, which every process must share (`roll_call`)."""
   if not cluster.distributed:
     return
   if not cluster.coordinator or not 0 <= cluster.process_id < cluster.num_processes:
@@ -56,6 +69,7 @@ def initialize(cluster: Cluster) -> None:
         f"--num_processes={cluster.num_processes} needs --coordinator=HOST:PORT (process 0's "
         f"address) and --process_id in 0..{cluster.num_processes - 1}; got "
         f"--coordinator={cluster.coordinator!r} --process_id={cluster.process_id}.")
+  roll_call(cluster, resolved or {})
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
   # JAX's own heartbeat check is the backstop: it aborts the process from a C++ thread with a stack
   # trace, so the watchdog (which ends it within ~1.3 heartbeat_s) must come first. JAX beats every
@@ -66,6 +80,148 @@ def initialize(cluster: Cluster) -> None:
   _state["process_id"] = cluster.process_id
   _state["watchdog"] = Watchdog(jax_distributed.global_state.client, cluster)
   _state["watchdog"].start()
+
+
+# Config fields a process may set for its own host: where it finds its inputs.
+HOST_FIELDS = ("data.dir",)
+
+
+def _flat(config: dict, prefix: str = "") -> dict:
+  out = {}
+  for key, value in config.items():
+    if isinstance(value, dict):
+      out.update(_flat(value, f"{prefix}{key}."))
+    elif f"{prefix}{key}" not in HOST_FIELDS:
+      out[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+  return out
+
+
+def first_difference(mine: dict, theirs: dict) -> str | None:
+  """'field: a vs b' for the first field (in sorted order) two flattened configs disagree on."""
+  for key in sorted(set(mine) | set(theirs)):
+    if mine.get(key) != theirs.get(key):
+      return f"{key}: {mine.get(key)!r} vs {theirs.get(key)!r}"
+  return None
+
+
+def _command_for(process_id: int) -> str:
+  """This process's command line with --process_id set to `process_id`."""
+  args = [a for a in sys.argv if not a.startswith("--process_id")]
+  return shlex.join([os.path.basename(sys.executable), *args, f"--process_id={process_id}"])
+
+
+def _address(coordinator: str) -> tuple[str, int]:
+  host, _, port = coordinator.rpartition(":")
+  if not host or not port.isdigit():
+    raise ConfigError(f"--coordinator={coordinator!r} is not HOST:PORT.")
+  return host, int(port)
+
+
+def _send(conn: socket.socket, message: dict) -> None:
+  conn.sendall((json.dumps(message) + "\n").encode())
+
+
+def _receive(conn: socket.socket) -> dict | None:
+  data = b""
+  while not data.endswith(b"\n"):
+    chunk = conn.recv(65536)
+    if not chunk:
+      return None
+    data += chunk
+  return json.loads(data)
+
+
+def roll_call(cluster: Cluster, resolved: dict) -> None:
+  """Every process checks in with process 0 on the coordinator's port before JAX joins them (see
+  the module docstring); raises MirjaxError with the one line otherwise."""
+  host, port = _address(cluster.coordinator)
+  mine = {"process_id": cluster.process_id, "config": _flat(resolved)}
+  limit = cluster.heartbeat_s
+  if cluster.process_id == 0:
+    _call_the_roll(port, cluster, mine)
+    return
+  deadline = time.monotonic() + limit
+  while True:
+    try:
+      conn = socket.create_connection((host, port), timeout=max(0.1, deadline - time.monotonic()))
+      break
+    except OSError:
+      if time.monotonic() > deadline:
+        raise MirjaxError(
+            f"process {cluster.process_id} of {cluster.num_processes}: the coordinator (process 0) "
+            f"at {cluster.coordinator} did not answer within {limit} s. Start process 0 on that "
+            f"host: {_command_for(0)}") from None
+      time.sleep(0.2)
+  with conn:
+    conn.settimeout(3 * limit)  # process 0 waits up to `limit` for the others, then answers
+    _send(conn, mine)
+    try:
+      answer = _receive(conn)
+    except (OSError, ValueError):
+      answer = None
+  if answer is None:
+    raise MirjaxError(f"process {cluster.process_id} of {cluster.num_processes}: the coordinator "
+                      f"(process 0) at {cluster.coordinator} closed the roll call without an "
+                      "answer; see its output.")
+  if "stop" in answer:
+    raise MirjaxError(answer["stop"])
+
+
+def _call_the_roll(port: int, cluster: Cluster, mine: dict) -> None:
+  n, limit = cluster.num_processes, cluster.heartbeat_s
+  listener = socket.socket(socket.AF_INET6 if ":" in cluster.coordinator.rpartition(":")[0]
+                           else socket.AF_INET)
+  listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+  try:
+    listener.bind(("", port))
+  except OSError as e:
+    listener.close()
+    if e.errno == errno.EADDRINUSE:
+      raise MirjaxError(
+          f"--coordinator={cluster.coordinator}: port {port} is already in use on this host (by "
+          "another run, or a process left over from one). Pick a free port and give every "
+          "process the same --coordinator.") from None
+    raise MirjaxError(f"--coordinator={cluster.coordinator}: cannot listen on port {port} "
+                      f"({e.strerror}).") from None
+  joined: dict[int, socket.socket] = {}
+  stop = None
+  with listener:
+    listener.listen(n)
+    deadline = time.monotonic() + limit
+    while len(joined) < n - 1 and stop is None:
+      listener.settimeout(max(0.01, deadline - time.monotonic()))
+      try:
+        conn, _ = listener.accept()
+        conn.settimeout(limit)
+        theirs = _receive(conn)
+      except (OSError, ValueError):
+        if time.monotonic() < deadline:
+          continue
+        missing = [p for p in range(1, n) if p not in joined]
+        who = (f"process {missing[0]}" if len(missing) == 1 else f"processes {missing}")
+        stop = (f"{who} of {n} never joined within {limit} s (--heartbeat_s). Start it on its "
+                f"host with the same command and its own --process_id, e.g.: "
+                f"{_command_for(missing[0])}")
+        break
+      if theirs is None:
+        conn.close()
+        continue
+      k = int(theirs["process_id"])
+      if k in joined or k == 0 or k >= n:
+        stop = (f"two processes claim --process_id={k} (of --num_processes={n}); give each "
+                "process its own id in 1.." f"{n - 1} (0 is the coordinator's).")
+      elif (difference := first_difference(mine["config"], theirs["config"])) is not None:
+        stop = (f"process {k}'s config differs from process 0's ({difference}, process 0's value "
+                "first). Start every process with the same --config and overrides.")
+      joined[k] = conn
+    for conn in joined.values():
+      with conn:
+        try:
+          _send(conn, {"stop": stop} if stop else {"go": True})
+        except OSError:
+          pass
+  if stop:
+    raise MirjaxError(stop)
 
 
 def finish() -> None:

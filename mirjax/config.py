@@ -10,13 +10,13 @@ import os
 import ml_collections
 from ml_collections import config_dict
 
-from mirjax import placement
+from mirjax import family, placement
 from mirjax.data import folds as folds_lib
 from mirjax.data import negatives
 from mirjax.errors import ConfigError
 
 DATA_SOURCES = ("sglstm_core", "synthetic")
-CLASSIFIERS = ("lstm", "mlp", "logistic", "distance", "graph")
+CLASSIFIERS = tuple(family.FAMILIES)
 LSTM_BACKENDS = ("xla", "onednn")
 
 
@@ -120,7 +120,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.graph.cold_head = False  # a second head scores the pairs of nodes without edges
   c.graph.zscore = True  # each feature also standardized within its row and its column
   c.graph.hidden = 32  # MLP width on the features (0: linear)
-  c.graph.dim = 0  # node embedding width (0: none; see README for what embeddings did)
+  c.graph.dim = 0  # node embedding width (0: none; why the default has none: mirjax/graph/stage.py)
   c.graph.layers = 2  # LightGCN propagations of the embeddings through the input graph
   c.graph.ids = True  # learned per-node ID embeddings (with dim > 0)
   c.graph.project = True  # a linear projection of the SG embeddings (with dim > 0)
@@ -297,9 +297,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _require(config.train.keep_checkpoints >= 1, "train.keep_checkpoints",
            config.train.keep_checkpoints, "must be at least 1.")
   _require(config.predict.chunk >= 1, "predict.chunk", config.predict.chunk, "must be at least 1.")
-  _require(not (config.predict.final_model and config.classifier.model == "graph"),
+  _require(not config.predict.final_model or family.has_final_model(config.classifier.model),
            "predict.final_model", config.predict.final_model,
-           "applies to the pair-feature models; the graph model's fold ensemble is its prediction.")
+           f"classifier.model={config.classifier.model!r} has no model of all labelled pairs; its "
+           "fold ensemble is its prediction.")
   g = config.graph
   _require(0 < g.keep < 1, "graph.keep", g.keep, "must be in (0, 1): the masked edges are targets.")
   _require(0 <= g.node_dropout < 1, "graph.node_dropout", g.node_dropout, "must be in [0, 1).")
@@ -309,6 +310,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
   for name in ("hidden", "dim", "layers"):
     _require(g[name] >= 0, f"graph.{name}", g[name], "must be >= 0.")
   _require(g.content_k >= 1, "graph.content_k", g.content_k, "must be >= 1.")
+  _require(g.steps_per_epoch >= 1, "graph.steps_per_epoch", g.steps_per_epoch,
+           "must be at least 1 (optimizer steps per epoch).")
   _require(g.steps_per_mask >= 1 and g.steps_per_epoch % g.steps_per_mask == 0,
            "graph.steps_per_mask", g.steps_per_mask, "must divide graph.steps_per_epoch.")
   _require(g.cross_lambda >= 0 and g.rp3_beta >= 0, "graph.cross_lambda/rp3_beta",

@@ -13,6 +13,8 @@ Workdir outputs:
   roc_curves.json, roc.png, loss_curves.png
 """
 
+import dataclasses
+import functools
 import os
 import time
 
@@ -20,18 +22,15 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from mirjax import atomic, cluster, inference, placement, plots, ranking, report, sweep
+from mirjax import atomic, cluster, console, family, placement, plots, ranking, report, sweep
 from mirjax import config as config_lib
 from mirjax import predict as predict_lib
 from mirjax import workdir as workdir_lib
-from mirjax.data import content
 from mirjax.data import dataset as dataset_lib
-from mirjax.errors import ConfigError
-from mirjax.evaluation import cv_results, honest
-from mirjax.kernels import lstm as kernels_lstm
-from mirjax.replicas import Replicas
-from mirjax.train import graph_stage, stages
-from mirjax.train.metrics_log import MetricsLog
+from mirjax.data import testsets
+from mirjax.errors import ConfigError, MirjaxError
+from mirjax.evaluation import cv_results, metrics
+from mirjax.train.loop import Store
 
 MODES = ("train", "dataset", "predict", "query")
 WRITING_MODES = ("train", "dataset", "predict")  # hold the workdir lock; query only reads
@@ -59,30 +58,40 @@ def _log_dataset(ds: dataset_lib.Dataset, seconds: float) -> None:
                r["fold_size"], seconds)
 
 
-def _train(config, ds: dataset_lib.Dataset, workdir: str, t0: float) -> dict:
-  """Trains every fold, scores the whole grid with each fold's model and evaluates it."""
-  folds = honest.folds(ds, config.data.split, config.data.seed)
-  log = MetricsLog(os.path.join(workdir, "metrics.jsonl"))
-  checkpoints = os.path.join(workdir, "checkpoints")
-  if config.classifier.model == "graph":
-    reps = graph_stage.GraphReplicas.of_run(config, folds)
-    workdir_lib.write_header(config, workdir, "train")
-    write_dataset_report(ds, workdir)
-    params = graph_stage.train_graph_replicas(config, content.node_content(ds), reps,
-                                              checkpoint_root=checkpoints, metrics_log=log)
-    trained = inference.TrainedGraph(config, params, reps.train)
-  else:
-    reps = Replicas.of_run(config, ds.train_idx)
-    stages.check_batch_sizes(config, reps.train_idx.shape[1])  # before config.json is written
-    workdir_lib.write_header(config, workdir, "train")
-    write_dataset_report(ds, workdir)
-    trained = stages.train_replicas(config, ds.pair_features(), ds.labels, reps,
-                                    checkpoint_root=checkpoints, metrics_log=log)
-  plots.loss_curves(os.path.join(workdir, "loss_curves.png"), log.rows())
-  grids = predict_lib.fold_grid_log_odds(trained, ds, config)
-  results = cv_results.evaluate_and_write(ds, folds, grids, config.data.seed, workdir,
-                                          time.time() - t0)
-  report.write_run_leaderboard(workdir, config, results["honest"]["per_fold"])
+@dataclasses.dataclass(frozen=True)
+class _Replicas:
+  """What a run's modes share, resolved from the config once: its family, dataset, folds, the
+  replicas (one per fold) and where they keep their record."""
+  fam: object
+  ds: dataset_lib.Dataset
+  folds: list
+  members: list
+  store: Store
+
+  @classmethod
+  def of(cls, config, fam, ds: dataset_lib.Dataset, workdir: str) -> "_Replicas":
+    folds = testsets.folds(ds, config.data.split, config.data.seed)
+    return cls(fam, ds, folds, family.members(config, ds, folds),
+               Store.of_workdir(workdir, config.train))
+
+
+def _train(run: _Replicas, header, workdir: str, t0: float) -> dict:
+  """Trains every fold, scores the whole grid with each fold's model and evaluates it; writes
+  results.json last, so a workdir that has it is complete. `header()` writes config.json."""
+  run.fam.check(run.members)  # before config.json is written
+  header()
+  write_dataset_report(run.ds, workdir)
+  trained = run.fam.train(run.members, run.store)
+  plots.loss_curves(os.path.join(workdir, "loss_curves.png"), run.store.log.rows())
+  logging.info("scoring the grid with %d fold models, then the baselines on the same folds",
+               trained.n_replicas)
+  m = run.members[0]
+  results = cv_results.evaluate_and_write(run.ds, run.folds, trained.grid_log_odds(),
+                                          run.ds.report["data_seed"], workdir)
+  report.write_run_leaderboard(workdir, run.ds.report["split"], m.seed,
+                               results["honest"]["per_fold"], model=run.fam.name)
+  results["wall_seconds"] = time.time() - t0
+  cv_results.write_results(workdir, results)
   s, h = results["summary"], results["honest"]["summary"]
   logging.info("done in %.0fs: own test AUC %.4f ± %.4f (paper %.4f; distance alone %.4f); random "
                "test AUC %.4f, AUPR %.4f, recall@20 per miRNA %.4f (EASE %.4f, %.4f, %.4f)",
@@ -94,13 +103,14 @@ def _train(config, ds: dataset_lib.Dataset, workdir: str, t0: float) -> dict:
   return results
 
 
-def _pair_answer(config, ds: dataset_lib.Dataset, workdir: str, query: ranking.Query) -> dict:
+def _pair_answer(run: _Replicas, workdir: str, query: ranking.Query) -> dict:
   """Scores one named pair straight through the fold models, with its rank from the grid table."""
+  ds = run.ds
   mirna = ranking.resolve_name(query.mirna, ds.mirna_names, "miRNA")
   gene = ranking.resolve_name(query.gene, ds.gene_names, "gene")
   row = ranking.pair_row(predict_lib.read_grid(workdir), mirna, gene)
   pair = np.array([[ds.mirna_names.index(mirna), ds.gene_names.index(gene)]])
-  scores = inference.probability(predict_lib.fold_pair_log_odds(config, ds, workdir, pair)[:, 0])
+  scores = metrics.probability(run.fam.restore(run.members, run.store).pair_log_odds(pair)[:, 0])
   return {"mirna": mirna, "gene": gene, "score": float(scores.mean()),
           "score_std": float(scores.std()), "fold_scores": scores.tolist(),
           "rank": int(row["rank"]), "n_pairs": len(ds.mirna_names) * len(ds.gene_names),
@@ -115,13 +125,23 @@ def _check(config: ml_collections.ConfigDict, workdir: str, mode: str) -> None:
   if sweep.is_sweep(config) and mode != "train":
     raise ConfigError(f"--mode={mode} works on a single run; this config is a sweep "
                       "(config.sweep), which only trains and reports.")
-  if not sweep.is_sweep(config) and config.classifier.model == "distance":
-    raise ConfigError("classifier.model='distance' trains nothing; a single run's results.json "
-                      "already reports the distance-only baseline (as a point of its own, use a "
-                      "sweep variant, see configs/ablations.py).")
   workdir_lib.check_path(workdir, must_exist=mode in ("predict", "query"))
 
 
+def _disk_full_is_one_error(run_mode):
+  """A full disk, whichever library meets it (pandas, NumPy, orbax), becomes one MirjaxError."""
+  @functools.wraps(run_mode)
+  def wrapped(config, workdir, *args, **kwargs):
+    try:
+      return run_mode(config, workdir, *args, **kwargs)
+    except Exception as e:
+      if console.disk_full(e):
+        raise MirjaxError(console.disk_full_message(e, workdir)) from None
+      raise
+  return wrapped
+
+
+@_disk_full_is_one_error
 def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
         query: ranking.Query | None = None, processes: cluster.Cluster = cluster.Cluster()):
   """Runs one mode and returns its result.
@@ -140,7 +160,8 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
   if mode == "query":
     workdir_lib.check_config(workdir, config)
     return _query(config, workdir, query, processes)
-  _start_jax(config, processes)
+  fam = _start_jax(config.train.cpu_devices, processes, {**config.to_dict(), "mode": mode},
+                   family.of(config))
   with workdir_lib.lock(workdir, mode):  # first, so a busy workdir is refused naming its holder
     workdir_lib.check_config(workdir, config)
     if sweep.is_sweep(config):
@@ -152,22 +173,25 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
         workdir_lib.write_header(config, workdir, mode)
       write_dataset_report(ds, workdir)
       return ds.report
+    replicas = _Replicas.of(config, fam, ds, workdir)
     if mode == "train":
-      return _train(config, ds, workdir, t0)
-    table = predict_lib.predict_grid(config, ds, workdir)
+      return _train(replicas, lambda: workdir_lib.write_header(config, workdir, mode), workdir, t0)
+    final = family.whole_member(config, ds) if config.predict.final_model else None
+    table = predict_lib.predict_grid(ds, fam.restore(replicas.members, replicas.store), workdir,
+                                     fam, final, replicas.store)
     top = ranking.answer(table, query)
     print(f"{query.describe()} ({workdir}):\n{ranking.format_table(top)}")
     return table
 
 
-def _start_jax(config: ml_collections.ConfigDict, processes: cluster.Cluster) -> None:
-  """Before JAX's first operation: the backend (float32 matmuls, CPU devices), then the processes;
-  then the oneDNN LSTM kernel if the config asks for it (a missing piece fails here, in one line,
-  not after the data and autoencoder stages)."""
-  placement.configure(config.train.cpu_devices)
-  cluster.initialize(processes)
-  if config.classifier.model == "lstm" and config.lstm.backend == "onednn":
-    kernels_lstm.check()
+def _start_jax(cpu_devices: int, processes: cluster.Cluster, resolved: dict, fam):
+  """Before JAX's first operation: the backend (float32 matmuls, `cpu_devices` CPU devices), then
+  the processes (which compare their `resolved` configs); then what the model family needs of this
+  machine (a missing piece fails here, in one line, not after the data stage). Returns `fam`."""
+  placement.configure(cpu_devices)
+  cluster.initialize(processes, resolved)
+  fam.setup()
+  return fam
 
 
 def _query(config: ml_collections.ConfigDict, workdir: str, query: ranking.Query,
@@ -177,8 +201,10 @@ def _query(config: ml_collections.ConfigDict, workdir: str, query: ranking.Query
     rows = ranking.answer(predict_lib.read_grid(workdir), query)  # no JAX needed
     print(f"{query.describe()} ({workdir}):\n{ranking.format_table(rows)}")
     return rows
-  _start_jax(config, processes)
-  answer = _pair_answer(config, dataset_lib.build_dataset(config.data), workdir, query)
+  fam = _start_jax(config.train.cpu_devices, processes, {**config.to_dict(), "mode": "query"},
+                   family.of(config))
+  ds = dataset_lib.build_dataset(config.data)
+  answer = _pair_answer(_Replicas.of(config, fam, ds, workdir), workdir, query)
   print(f"pair {answer['mirna']} – {answer['gene']}: score {answer['score']:.4f} ± "
         f"{answer['score_std']:.4f} (folds: {', '.join(f'{s:.4f}' for s in answer['fold_scores'])})"
         f", rank {answer['rank']:,} of {answer['n_pairs']:,}, status {answer['status']}")

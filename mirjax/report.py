@@ -60,21 +60,21 @@ def summary_row(sub: pd.DataFrame) -> dict:
   return row
 
 
-def write_run_leaderboard(workdir: str, config, per_fold: dict) -> str:
-  """W/leaderboard.md and W/leaderboard.png of one run: its model beside every baseline on the same
-  folds (results.json's honest.per_fold), with the paired per-fold differences. Returns the path."""
-  model = config.classifier.model
+def write_run_leaderboard(workdir: str, split: str, seed: int, per_fold: dict, model: str) -> str:
+  """W/leaderboard.md and W/leaderboard.png of one run (its model, data.split and seed): the model
+  beside every baseline on the same folds (results.json's honest.per_fold), with the paired
+  per-fold differences. Returns the path."""
   per_replica = pd.DataFrame([
       {"point": model if name == "model" else name,
        "model": model if name == "model" else "baseline", "fold": f, **metrics}
       for name, rows in per_fold.items() for f, metrics in enumerate(rows)])
   table = pd.DataFrame([{"point": p, **summary_row(sub)}
                         for p, sub in per_replica.groupby("point", sort=False)])
-  table["data"] = config.data.split
+  table["data"] = split
   title, png = plots.leaderboard(os.path.join(workdir, "leaderboard.png"), table)
   table = table.sort_values("random_auc_mean", ascending=False)
-  lines = [f"# {model} beside the baselines: data.split={config.data.split}, "
-           f"{len(per_fold['model'])} folds, seed {config.seed}", "",
+  lines = [f"# {model} beside the baselines: data.split={split}, "
+           f"{len(per_fold['model'])} folds, seed {seed}", "",
            "Mean ± sample std over folds; the protocol is mirjax/evaluation/honest.py's (README, "
            "'Honest evaluation'); every number is recomputable from `oof_predictions.csv` and "
            "`grid_scores.npz`.", "", markdown_table(table), "", f"![{title}]({png})", "",
@@ -215,9 +215,16 @@ def _leaderboards(table: pd.DataFrame) -> list[str]:
   return lines
 
 
-def write(workdir: str, config, table: pd.DataFrame, per_replica: pd.DataFrame,
-          figures: list[tuple[str, str]], results: dict) -> str:
+def budget(config) -> str:
+  """The sweep's training budget, as its report states it."""
   c = config
+  return (f"AE {c.ae.epochs} epochs, classifier ({c.classifier.model}) {c.classifier.epochs} "
+          f"epochs, LSTM {c.lstm.layers}×{c.lstm.hidden}, batch {c.classifier.batch_size}, Adam "
+          f"{c.classifier.learning_rate:g}")
+
+
+def write(workdir: str, budget_line: str, table: pd.DataFrame, per_replica: pd.DataFrame,
+          figures: list[tuple[str, str]], results: dict) -> str:
   trained = table[table["model"] != "baseline"]
   best = (trained.loc[trained["own_auc_mean"].idxmax()]
           if trained["own_auc_mean"].notna().any() else None)
@@ -228,12 +235,11 @@ def write(workdir: str, config, table: pd.DataFrame, per_replica: pd.DataFrame,
       "config is `config.json`.", "",
       "## Setup", "",
       f"- {results['points']} points × seeds {results['seeds']} × {results['folds']} folds; "
-      f"{results['replicas_trained']} trained replicas in {results['groups']} compiled group(s); "
+      f"{results['replicas']} replicas in {results['groups']} group(s) (one compiled program per "
+      "stage of each; distance points train nothing); "
       f"training {results['training_seconds'] / 60:.1f} min (all invocations), this invocation "
       f"{results['wall_seconds'] / 60:.1f} min.",
-      f"- Training budget (unless a point overrides it): AE {c.ae.epochs} epochs, classifier "
-      f"({c.classifier.model}) {c.classifier.epochs} epochs, LSTM {c.lstm.layers}×{c.lstm.hidden}, "
-      f"batch {c.classifier.batch_size}, Adam {c.classifier.learning_rate:g}.",
+      f"- Training budget (unless a point overrides it): {budget_line}.",
       "- Every model scores the whole grid with the model of each fold, and is measured on that "
       "fold (mirjax/evaluation/honest.py): **own test** = the fold's held-out labelled pairs "
       "(negatives of the data's own strategy, as the paper tests); **random test** = the fold's "

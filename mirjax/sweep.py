@@ -26,20 +26,17 @@ import os
 import time
 
 import ml_collections
-import numpy as np
 import pandas as pd
 from absl import logging
 
-from mirjax import atomic, inference, plots, predict, report
+from mirjax import atomic, family, plots, report
 from mirjax import config as config_lib
 from mirjax import workdir as workdir_lib
-from mirjax.data import content
 from mirjax.data import dataset as dataset_lib
+from mirjax.data import testsets
 from mirjax.errors import ConfigError
 from mirjax.evaluation import honest
-from mirjax.replicas import Replicas
-from mirjax.train import graph_stage, stages
-from mirjax.train.metrics_log import MetricsLog
+from mirjax.train.loop import Store
 
 # Fields that may differ between the replicas of one program (they change data or per-replica
 # values, not shapes). Everything else in a point's config must agree within a group.
@@ -135,7 +132,7 @@ class _PointData:
   key: str  # the data settings: points with the same key share dataset, folds and baselines
   tag: str  # how its data differs from the sweep's base config, e.g. 'split=mirna' ('' if not)
   ds: dataset_lib.Dataset
-  folds: list  # honest.Fold per fold
+  folds: list  # testsets.Fold per fold
 
 
 def _point_data(config, points: list[Point]) -> list[_PointData]:
@@ -149,51 +146,17 @@ def _point_data(config, points: list[Point]) -> list[_PointData]:
       flat = config_lib.flatten(p.config.data.to_dict())
       tag = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in flat.items() if base[k] != v)
       cache[key] = _PointData(key, tag, ds,
-                              honest.folds(ds, p.config.data.split, p.config.data.seed))
+                              testsets.folds(ds, p.config.data.split, p.config.data.seed))
       logging.info("data for %s: %d labelled pairs, %d folds x %d test pairs", p.name,
                    ds.labels.size, *ds.folds.shape)
     out.append(cache[key])
   return out
 
 
-def _train_group(g: int, members: list[tuple[int, int, int]], points, data, workdir, log):
-  """Trains one group's replicas (one program per stage); returns their grid log-odds
-  [R, n_mirna, n_gene], replica r scoring with the model of its own fold."""
-  cfg = points[members[0][0]].config
-  ds0 = data[members[0][0]].ds
-  cfgs = [points[i].config for i, _, _ in members]
-  logging.info("group %d: %d replicas (%s)", g, len(members),
-               ", ".join(sorted({points[i].name for i, _, _ in members})))
-  checkpoints = os.path.join(workdir, "checkpoints")
-  if cfg.classifier.model == "graph":
-    reps = graph_stage.GraphReplicas(
-        np.stack([data[i].folds[f].train_positive for i, _, f in members]),
-        np.stack([data[i].folds[f].allowed_negative for i, _, f in members]),
-        np.array([s for _, s, _ in members]), np.array([f for _, _, f in members]),
-        np.array([c.classifier.learning_rate for c in cfgs]),
-        graph_stage.cold_sides([data[i].folds[f].cold for i, _, f in members]))
-    nodes = content.node_content(ds0)
-    params = graph_stage.train_graph_replicas(cfg, nodes, reps, checkpoint_root=checkpoints,
-                                              metrics_log=log, label_prefix=f"group{g}_")
-    return inference.TrainedGraph(cfg, params, reps.train).grid_log_odds(nodes)
-  n_gene = len(ds0.gene_names)
-  ids_of = lambda pairs: pairs[:, 0].astype(np.int64) * n_gene + pairs[:, 1]
-  pool_ids = np.unique(np.concatenate([ids_of(data[i].ds.pairs) for i in {m[0] for m in members}]))
-  pool_pairs = np.stack(np.divmod(pool_ids, n_gene), axis=1)
-  pool_labels = (ds0.status[pool_pairs[:, 0], pool_pairs[:, 1]] == dataset_lib.POSITIVE)
-  # Same order as the standalone run's training indices, so batches match it exactly.
-  train_idx = np.stack([np.searchsorted(pool_ids, ids_of(data[i].ds.pairs[data[i].ds.train_idx[f]]))
-                        for i, _, f in members]).astype(np.int32)
-  reps = Replicas(train_idx, np.array([f for _, _, f in members]),
-                  np.array([s for _, s, _ in members]),
-                  np.array([c.ae.learning_rate for c in cfgs]),
-                  np.array([c.classifier.learning_rate for c in cfgs]))
-  trained = stages.train_replicas(cfg, ds0.features_of(pool_pairs), pool_labels.astype(np.int32),
-                                  reps, checkpoint_root=checkpoints, metrics_log=log,
-                                  label_prefix=f"group{g}_")
-  grid = inference.pair_log_odds(trained, ds0.mirna_vectors, ds0.gene_vectors,
-                                 predict.all_grid_pairs(ds0), cfg.predict.chunk, cfg.train)
-  return grid.reshape(len(members), *ds0.status.shape)
+def _group_members(members: list[tuple[int, int, int]], points, data) -> list[family.Member]:
+  """The group's (point, seed, fold) entries as the replicas its family trains."""
+  return [family.Member(data[i].ds, data[i].folds[f], s, points[i].config.ae.learning_rate,
+                        points[i].config.classifier.learning_rate) for i, s, f in members]
 
 
 def _record(point: Point, model: str, seed, fold: int, replica: str, metrics: dict) -> dict:
@@ -212,25 +175,23 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
   k = config.data.folds
   groups: dict[str, list] = {}
   for i, p in enumerate(points):
-    if p.config.classifier.model == "distance":
-      continue
-    n_train = data[i].ds.train_idx.shape[1]
-    if p.config.classifier.model != "graph":
-      stages.check_batch_sizes(p.config, n_train)  # before anything trains
-    key = _group_key(p.config, n_train)
-    groups.setdefault(key, []).extend((i, s, f) for s in seeds for f in range(k))
+    key = _group_key(p.config, data[i].ds.train_idx.shape[1])
+    point_seeds = seeds if family.of(p.config).seeded else [None]  # distance: one per fold
+    groups.setdefault(key, []).extend((i, s, f) for s in point_seeds for f in range(k))
+  families = [family.of(points[members[0][0]].config) for members in groups.values()]
+  for fam, members in zip(families, groups.values()):
+    fam.check(_group_members(members, points, data))  # before anything trains
   workdir_lib.write_header(config, workdir, "train")
-  log = MetricsLog(os.path.join(workdir, "metrics.jsonl"))
+  store = Store.of_workdir(workdir, config.train)
   records = []
-  for g, members in enumerate(groups.values()):
-    grids = _train_group(g, members, points, data, workdir, log)
+  for g, (fam, members) in enumerate(zip(families, groups.values())):
+    logging.info("group %d: %d replicas (%s)", g, len(members),
+                 ", ".join(sorted({points[i].name for i, _, _ in members})))
+    grids = fam.train(_group_members(members, points, data),
+                      store.grouped(f"group{g}_")).grid_log_odds()
     for r, ((i, s, f), grid) in enumerate(zip(members, grids)):
       records.append(_record(points[i], points[i].config.classifier.model, s, f, f"g{g}/r{r}",
                              honest.evaluate(grid, data[i].folds[f])))
-  for i, p in enumerate(points):
-    if p.config.classifier.model == "distance":
-      records += [_record(p, "distance", None, f.index, f"distance/{i}/f{f.index}",
-                          honest.evaluate(-data[i].ds.dissimilarity, f)) for f in data[i].folds]
   baseline_points, chosen = [], {}
   for d in {d.key: d for d in data}.values():
     grids, chosen[d.tag or "base"] = honest.baseline_grids(d.ds, d.folds, d.ds.report["data_seed"])
@@ -250,16 +211,16 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                 [ax.partition("=")[0].strip() for ax in config.sweep.grid])
   figures.append(plots.leaderboard(os.path.join(workdir, "leaderboard.png"), table))
   # Training time over every invocation (a resumed or restored sweep keeps its history).
-  epochs = {(r["stage"], r["epoch"]): r["epoch_seconds"] for r in log.rows()}
+  epochs = {(r["stage"], r["epoch"]): r["epoch_seconds"] for r in store.log.rows()}
   results = {"points": len(points), "seeds": seeds, "folds": k, "groups": len(groups),
-             "replicas_trained": int(sum(len(m) for m in groups.values())),
+             "replicas": int(sum(len(m) for m in groups.values())),
              "wall_seconds": time.time() - t0, "training_seconds": float(sum(epochs.values())),
              "baseline_hyperparameters": chosen,
              "datasets": {p.name: d.ds.report for p, d in zip(points, data)}}
   atomic.write_json(os.path.join(workdir, "sweep_results.json"), results)
-  report.write(workdir, config, table, per_replica, figures, results)
+  report.write(workdir, report.budget(config), table, per_replica, figures, results)
   logging.info("sweep done in %.0fs: %d points, %d replicas in %d group(s)\n%s",
-               results["wall_seconds"], len(points), results["replicas_trained"], len(groups),
+               results["wall_seconds"], len(points), results["replicas"], len(groups),
                report.markdown_table(table))
   return results
 

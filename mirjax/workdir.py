@@ -140,6 +140,7 @@ def lock(path: str, mode: str):
   if not cluster.is_writer():
     yield
     return
+  created = not os.path.exists(path)
   try:
     os.makedirs(path, exist_ok=True)
   except OSError as e:
@@ -153,12 +154,25 @@ def lock(path: str, mode: str):
         "processes": jax.process_count(),  # process 0 holds the lock for all of them
         "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "process_start": _process_start(os.getpid())}
-  _acquire(lock_path, me)
+  try:
+    _acquire(lock_path, me)
+  except BaseException:
+    _remove_if_empty(path, created)
+    raise
   try:
     yield
   finally:
     if _read_lock(lock_path) == me:
       os.remove(lock_path)
+    _remove_if_empty(path, created)
+
+
+def _remove_if_empty(path: str, created: bool) -> None:
+  """A workdir this run created and left empty (it stopped before writing anything) is removed:
+  an empty directory would look like a run."""
+  if created:
+    with contextlib.suppress(OSError):
+      os.rmdir(path)  # only if empty
 
 
 def _acquire(lock_path: str, me: dict) -> None:

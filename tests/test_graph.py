@@ -4,6 +4,7 @@ the NumPy baselines, and a graph model that learns a planted graph end to end.""
 
 import json
 import os
+import re
 
 import jax
 import jax.numpy as jnp
@@ -12,12 +13,14 @@ import pandas as pd
 import pytest
 
 from conftest import synthetic_data_config, tiny_config
-from mirjax import experiment, graph_features, models
-from mirjax.data import content
+from mirjax import experiment, family
+from mirjax.data import content, testsets
 from mirjax.data import dataset as dataset_lib
-from mirjax.evaluation import baselines, honest
-from mirjax.replicas import Replicas
-from mirjax.train import graph_stage
+from mirjax.evaluation import baselines
+from mirjax.graph import features as graph_features
+from mirjax.graph import stage as graph_stage
+from mirjax.graph.model import GraphModel
+from mirjax.train.loop import Store
 
 GRAPH = {"classifier.model": "graph", "ae.enabled": False, "classifier.epochs": 6,
          "graph.steps_per_epoch": 4, "graph.steps_per_mask": 2, "classifier.learning_rate": 0.01,
@@ -31,10 +34,9 @@ def _pairs(mask):
 @pytest.mark.parametrize("split", ["pairs", "mirna", "gene", "both"])
 def test_no_test_pair_in_any_training_role(split):
   ds = dataset_lib.build_dataset(synthetic_data_config(split=split))
-  folds = honest.folds(ds, split, 0)
-  reps = graph_stage.GraphReplicas.of_run(tiny_config(**GRAPH), folds)
+  folds = testsets.folds(ds, split, 0)
+  reps = graph_stage.GraphReplicas.of_members(family.members(tiny_config(**GRAPH), ds, folds))
   val_pos, val_neg, excluded = graph_stage.validation_split(reps, 0.1)
-  pair_reps = Replicas.of_run(tiny_config(), ds.train_idx)
   for f in folds:
     test = _pairs(f.test_pairs)
     assert test and len(test) == len(f.tests["own"]) + len(f.tests["random"]) - len(
@@ -48,7 +50,7 @@ def test_no_test_pair_in_any_training_role(split):
     assert reps.train[f.index][np.unravel_index(val_pos[f.index], ds.status.shape)].all()
     assert reps.allowed[f.index][np.unravel_index(val_neg[f.index], ds.status.shape)].all()
     # the pair-feature replica's training rows (positives and its labelled negatives)
-    assert not test & set(map(tuple, ds.pairs[pair_reps.train_idx[f.index]]))
+    assert not test & set(map(tuple, ds.pairs[ds.train_idx[f.index]]))
     # nothing recorded in miRTarBase is ever an unlabelled negative
     assert not (reps.allowed[f.index] & (ds.status == dataset_lib.POSITIVE)).any()
     assert not (reps.allowed[f.index] & (ds.status == dataset_lib.RECORD_NOT_FUNCTIONAL)).any()
@@ -59,7 +61,8 @@ def test_cold_inner_validation_holds_out_whole_nodes(split, cols):
   """A cold fold's model is selected on new nodes: its validation pairs' nodes of the cold side
   have no pair left in training, and the warm side keeps all of its nodes."""
   ds = dataset_lib.build_dataset(synthetic_data_config(split=split))
-  reps = graph_stage.GraphReplicas.of_run(tiny_config(**GRAPH), honest.folds(ds, split, 0))
+  reps = graph_stage.GraphReplicas.of_members(
+      family.members(tiny_config(**GRAPH), ds, testsets.folds(ds, split, 0)))
   val_pos, val_neg, excluded = graph_stage.validation_split(reps, 0.1)
   for r in range(len(reps)):
     assert reps.cold[r].tolist() == [0 in cols, 1 in cols]
@@ -77,7 +80,7 @@ def test_cold_inner_validation_holds_out_whole_nodes(split, cols):
 @pytest.mark.parametrize("split, cols", [("mirna", (0,)), ("gene", (1,)), ("both", (0, 1))])
 def test_cold_start_folds_never_leak_a_node(split, cols):
   ds = dataset_lib.build_dataset(synthetic_data_config(split=split))
-  for f in honest.folds(ds, split, 0):
+  for f in testsets.folds(ds, split, 0):
     train_rows = ds.pairs[ds.train_idx[f.index]]
     for col in cols:
       nodes = np.unique(f.tests["own"][:, col])
@@ -157,14 +160,13 @@ def test_a_new_nodes_content_never_reaches_the_other_pairs_features():
   np.testing.assert_array_equal(np.asarray(graph_features.features(xs, side_only, **kw)), f1)
   cfg = tiny_config(**GRAPH, **{"graph.content": True, "graph.degree_prior": 5.0,
                                 "graph.families": True, "graph.cold_head": True, "graph.content_k": 3})
-  net = models.graph_scorer(cfg, 15, 11)
-  params = net.init(jax.random.PRNGKey(0), models.graph_inputs(cfg, xs, nodes[0]),
-                    graph_features.normalized_adjacency(xs), nodes[0])["params"]
-  s1, s2 = (np.asarray(models.graph_log_odds(net, cfg, params, xs, n)) for n in nodes)
+  model = GraphModel.of(cfg.graph, 15, 11)
+  params = model.init(jax.random.PRNGKey(0), nodes[0])
+  s1, s2 = (np.asarray(model.log_odds(params, xs, n)) for n in nodes)
   np.testing.assert_allclose(s1[others], s2[others], rtol=1e-5, atol=1e-5)
   # untrained, the cold head scores a new node's pairs by the two imputed log degrees, standardized
   # over the pairs of known nodes (its partner's by its own degree, the new node's as predicted)
-  feats = models.graph_inputs(cfg, xs, nodes[0])
+  feats = model.features(xs, nodes[0])
   has_m, has_g = x.any(1), x.any(0)  # the last two features: the imputed log degrees
   np.testing.assert_allclose(np.asarray(feats[has_m, 0, -2]), np.log1p(x.sum(1))[has_m] / 5,
                              rtol=1e-6)
@@ -238,6 +240,24 @@ def test_graph_model_learns_the_planted_graph_and_writes_every_number(graph_run)
   assert not (grids["train_positive"] & grids["test_positive"]).any()
   rows = [json.loads(line) for line in open(os.path.join(w, "metrics.jsonl"))]
   assert {r["stage"] for r in rows} == {"graph"} and all("val_auc" in r for r in rows)
+  # its throughput counts optimizer steps (each scores the whole grid), not samples
+  assert all(r["steps_per_s"] > 0 and "samples_per_s" not in r for r in rows)
+
+
+def test_graph_scoring_program_takes_the_content_as_arguments(graph_run):
+  """Closed over, the nodes' content became constants that XLA folded at compile time (on the real
+  grid over a second per matrix, printing 'E ... Constant folding' lines on a successful run)."""
+  w, _ = graph_run
+  config = tiny_config(**GRAPH)
+  ds = dataset_lib.build_dataset(config.data)
+  fam = family.of(config)
+  trained = fam.restore(family.members(config, ds, testsets.folds(ds, "pairs", 0)),
+                        Store.of_workdir(w, config.train))
+  program, args = trained.scoring_program()
+  hlo = program.lower(*args).as_text()
+  shapes = re.findall(r"stablehlo\.constant dense<.*?> : tensor<([0-9x]+)x[a-z0-9]+>", hlo)
+  sizes = [int(np.prod([int(d) for d in shape.split("x")])) for shape in shapes]
+  assert max(sizes, default=0) < 100, sizes  # scalars and small index tables only
 
 
 def test_cold_start_graph_model_beats_the_partner_popularity(tmp_path):
@@ -273,7 +293,7 @@ def test_graph_sweep_replica_equals_the_standalone_run(graph_run, tmp_path):
   reps = pd.read_csv(tmp_path / "sweep_replicas.csv")
   mine = reps[reps.point == "graph"].sort_values("fold")
   alone = results["honest"]["per_fold"]["model"]
-  assert sweep_results["replicas_trained"] == 5
+  assert sweep_results["replicas"] == 5
   np.testing.assert_allclose(mine["random_auc"], [f["random_auc"] for f in alone], atol=1e-6)
   np.testing.assert_allclose(mine["mirna_recall@20"], [f["mirna_recall@20"] for f in alone],
                              atol=1e-6)

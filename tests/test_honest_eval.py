@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import synthetic_data_config
-from mirjax.data import content
+from mirjax.data import content, testsets
 from mirjax.evaluation import honest
 from mirjax.evaluation import metrics as evaluation
 from mirjax.data import dataset as dataset_lib
@@ -23,7 +23,7 @@ def test_cold_start_split_never_leaks_into_training(split, col):
     test_items = set(ds.pairs[test_idx, col])
     assert not test_items & set(ds.pairs[train_idx, col]), f"fold {f} leaks"
     # The random-negative test set stays cold too.
-    rnd = dataset_lib.random_negative_tests(ds, split, seed=0)[f]
+    rnd = testsets.random_negative_tests(ds, split, seed=0)[f]
     assert set(rnd[:, col]) <= test_items
   # Each miRNA (gene) is tested in exactly one fold.
   seen = [set(ds.pairs[idx, col]) for idx in ds.folds]
@@ -38,7 +38,7 @@ def test_cold_ranking_lists_hold_only_the_settings_pairs(split):
   'both', a new miRNA's pairs with known genes, many of them recorded positives kept out of
   training and test) changes no ranking metric."""
   ds = dataset_lib.build_dataset(synthetic_data_config(split=split))
-  for fold, (test_idx, train_idx) in zip(honest.folds(ds, split, 0), zip(ds.folds, ds.train_idx)):
+  for fold, (test_idx, train_idx) in zip(testsets.folds(ds, split, 0), zip(ds.folds, ds.train_idx)):
     new_m = np.isin(np.arange(ds.status.shape[0]), fold.tests["own"][:, 0])
     new_g = np.isin(np.arange(ds.status.shape[1]), fold.tests["own"][:, 1])
     block = {"mirna": new_m[:, None] & True, "gene": new_g[None, :] & True,
@@ -71,7 +71,7 @@ def test_group_folds_need_enough_groups():
 
 def test_random_negative_tests_are_unknown_pairs_with_the_fold_positives():
   ds = dataset_lib.build_dataset(synthetic_data_config())
-  for f, rows in enumerate(dataset_lib.random_negative_tests(ds, "pairs", seed=0)):
+  for f, rows in enumerate(testsets.random_negative_tests(ds, "pairs", seed=0)):
     pos, neg = rows[rows[:, 2] == 1], rows[rows[:, 2] == 0]
     idx = ds.folds[f]
     assert {tuple(p) for p in pos[:, :2]} == {tuple(p) for p in ds.pairs[idx][ds.labels[idx] == 1]}
@@ -91,7 +91,7 @@ def test_distance_baseline_on_planted_signal():
   ds = dataset_lib.build_dataset(synthetic_data_config(**{"synthetic.n_mirna": 80,
                                                           "synthetic.n_gene": 60}))
   own = [np.concatenate([ds.pairs[i], ds.labels[i, None]], 1) for i in ds.folds]
-  random = dataset_lib.random_negative_tests(ds, "pairs", seed=0)
+  random = testsets.random_negative_tests(ds, "pairs", seed=0)
   thr = ds.report["threshold"]
   for t, auc in zip(own, _distance_aucs(ds, own)):
     pos = t[t[:, 2] == 1]
@@ -106,7 +106,7 @@ def test_distance_baseline_is_chance_without_signal():
   ds = dataset_lib.build_dataset(synthetic_data_config(**{
       "synthetic.n_mirna": 80, "synthetic.n_gene": 60, "synthetic.p_within": 0.1,
       "synthetic.p_across": 0.1}))
-  aucs = _distance_aucs(ds, dataset_lib.random_negative_tests(ds, "pairs", seed=0))
+  aucs = _distance_aucs(ds, testsets.random_negative_tests(ds, "pairs", seed=0))
   assert abs(np.mean(aucs) - 0.5) < 0.08
 
 
@@ -116,10 +116,22 @@ def test_side_graph_baseline_says_nothing_of_a_new_node(split, col):
   too): ease_side_graph is 0 there, as EASE is; elsewhere the side graph changes the scores."""
   ds = dataset_lib.build_dataset(synthetic_data_config(split=split, side_graph=True))
   assert ds.side is not None and ds.side.n_pairs > 0
-  fold = honest.folds(ds, split, 0)[0]
+  fold = testsets.folds(ds, split, 0)[0]
   scores, _ = honest.baseline_scores(ds, fold, 0, content.node_content(ds))
   new = np.unique(fold.tests["random"][:, col])
   side, ease = (scores[name] if col == 0 else scores[name].T for name in ("ease_side_graph", "ease"))
   assert np.all(side[new] == 0) and np.all(ease[new] == 0)
   known = np.setdiff1d(np.arange(side.shape[0]), new)
   assert not np.allclose(side[known], ease[known])
+
+
+def test_the_baselines_report_their_progress_fold_by_fold(caplog):
+  """On the real grid the baselines take minutes; the evaluation says where it is."""
+  import logging
+  ds = dataset_lib.build_dataset(synthetic_data_config())
+  folds = testsets.folds(ds, "pairs", 0)
+  with caplog.at_level(logging.INFO):
+    honest.baseline_grids(ds, folds, 0)
+  lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("baselines: fold")]
+  assert [line.split(" fitted")[0] for line in lines] == [
+      f"baselines: fold {f}/{len(folds)}" for f in range(1, len(folds) + 1)]

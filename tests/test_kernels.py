@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config
-from mirjax import experiment, models
+from mirjax import experiment
+from mirjax.kernels import lstm_xla
+from mirjax.pairwise import models
 from mirjax.errors import SetupError
-from mirjax.kernels import lstm as kernels_lstm
+from mirjax.kernels import lstm_onednn as kernels_lstm
 from test_models import numpy_lstm_classifier
 
 needs_onednn = pytest.mark.skipif(not kernels_lstm.available(),
@@ -23,7 +25,7 @@ def _layer_inputs(t=5, b=6, f=7, h=8, seed=0):
 
 
 def _xla_layer(xs, w_in, w_rec, bias):
-  return models.recurrence(models.project(xs, w_in) + bias, w_rec)
+  return lstm_xla.recurrence(lstm_xla.project(xs, w_in) + bias, w_rec)
 
 
 def _grads(layer, args, cotangent):
@@ -94,3 +96,21 @@ def test_missing_onednn_or_compiler_is_one_clear_error(monkeypatch, tmp_path):
   monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
   with pytest.raises(SetupError, match="needs g\\+\\+"):
     kernels_lstm._compiler()
+
+
+@needs_onednn
+def test_a_cached_kernel_is_used_where_no_compiler_is_installed(monkeypatch):
+  """Built once (with g++), the kernel loads from mirjax's cache on a machine without g++; with
+  nothing cached, the missing compiler is one clear error."""
+  kernels_lstm._kernel_path.cache_clear()
+  built = kernels_lstm._kernel_path()  # builds into this test's cache (conftest's XDG_CACHE_HOME)
+  assert built.exists() and built.with_name("compiler.txt").read_text()
+  monkeypatch.setenv("CXX", "/no/such/compiler")
+  kernels_lstm._kernel_path.cache_clear()
+  assert kernels_lstm.available() and kernels_lstm._kernel_path() == built
+  kernels_lstm._kernel_path.cache_clear()
+  built.unlink()
+  with pytest.raises(SetupError, match="needs g\\+\\+"):
+    kernels_lstm._kernel_path()
+  assert not kernels_lstm.available()
+  kernels_lstm._kernel_path.cache_clear()

@@ -55,3 +55,27 @@ def test_missing_data_names_the_file_and_remedies(tmp_path):
   assert p.returncode != 0
   assert "SG128_383_miRNA.csv" in p.stderr and "MIRJAX_DATA_DIR" in p.stderr
   assert not (tmp_path / "w" / "dataset.json").exists()
+
+
+def test_graph_steps_per_epoch_zero_is_a_plain_error(tmp_path):
+  p = launch("--config=configs/tiny.py", f"--workdir={tmp_path}", "--config.classifier.model=graph",
+             "--config.ae.enabled=False", "--config.graph.steps_per_epoch=0")
+  assert p.returncode != 0 and "Traceback" not in p.stderr
+  assert "config.graph.steps_per_epoch=0: must be at least 1" in p.stderr
+
+
+def test_the_log_filter_keeps_mirjax_lines_wherever_the_checkout_lives(tmp_path):
+  """Checked out as `mirjax/` (the natural clone name), the virtual environment's libraries sit
+  under a `mirjax/` directory too: their INFO lines must still be dropped."""
+  import logging
+  from mirjax import console
+  keep = console.ProgressOnly().filter
+
+  def record(path, level=logging.INFO, message="x"):
+    return logging.LogRecord("absl", level, path, 1, message, None, None)
+  package = os.path.join(ROOT, "mirjax", "train", "loop.py")
+  clone_venv = "/home/me/mirjax/.venv/lib/python3.11/site-packages/orbax/checkpoint/x.py"
+  assert keep(record(package)) and keep(record(os.path.join(ROOT, "launch.py")))
+  assert not keep(record(clone_venv))
+  assert keep(record(clone_venv, logging.WARNING, "a real warning"))
+  assert not keep(record(clone_venv, logging.WARNING, "Given directory is read only=/w"))

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mirjax import models
+from mirjax.pairwise import models
 
 
 def _sigmoid(x):

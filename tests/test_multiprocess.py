@@ -32,18 +32,20 @@ def _command(workdir, config=TINY, extra=()):
           f"--workdir={workdir}", *LONGER, *extra]
 
 
-def _start(workdir, n, config=TINY, heartbeat=5, mode="train"):
-  """n processes of one run, one CPU device each, started together; their output goes to files
-  (a pipe nobody reads could fill and stall them)."""
-  flags = [f"--coordinator=127.0.0.1:{_free_port()}", f"--num_processes={n}",
+def _start(workdir, n, config=TINY, heartbeat=5, mode="train", only=None, extra=None, port=None):
+  """n processes of one run, one CPU device each, started together (`only`: just these ids;
+  `extra`: {id: more flags}); their output goes to files (a pipe nobody reads could fill and
+  stall them)."""
+  flags = [f"--coordinator=127.0.0.1:{port or _free_port()}", f"--num_processes={n}",
            f"--heartbeat_s={heartbeat}", "--config.train.cpu_devices=1", f"--mode={mode}"]
   env = {k: v for k, v in os.environ.items() if k != "MIRJAX_DATA_DIR"}
   os.makedirs(workdir, exist_ok=True)
   procs = []
-  for p in range(n):
+  for p in (range(n) if only is None else only):
     log = open(os.path.join(os.path.dirname(str(workdir)), f"{os.path.basename(str(workdir))}"
                             f".{mode}.p{p}.log"), "w+", encoding="utf-8")
-    procs.append(subprocess.Popen(_command(workdir, config, [*flags, f"--process_id={p}"]),
+    more = (extra or {}).get(p, [])
+    procs.append(subprocess.Popen(_command(workdir, config, [*flags, f"--process_id={p}", *more]),
                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                   text=True))
     procs[-1].log = log
@@ -185,3 +187,49 @@ def test_a_frozen_process_stops_the_other_with_one_line(tmp_path, frozen):
   assert lines[-1].startswith(f"error: process {1 - frozen} of 2 stopped ({silent}"), lines[-1]
   assert not any("Fatal" in line or "Terminating process" in line for line in lines)
   assert not (tmp_path / "results.json").exists()
+
+
+def _one_line_exit(proc, within: float) -> str:
+  """Waits for `proc` to stop (at most `within` s); returns its last line, which must be its only
+  line of stderr-worthy text: no traceback, no C++ stack."""
+  proc.wait(timeout=within)
+  text = _output(proc)
+  assert proc.returncode != 0
+  assert "Traceback" not in text and "Check failure" not in text and "*** " not in text, text
+  return text.strip().splitlines()[-1]
+
+
+def test_processes_started_with_different_configs_stop_naming_the_difference(tmp_path):
+  """Two processes whose configs differ would join JAX and hang on mismatched programs; the roll
+  call stops both at once, naming the first field that differs."""
+  procs = _start(tmp_path, 2, extra={1: ["--config.seed=3"]})
+  t = time.time()
+  lines = [_one_line_exit(p, within=120) for p in procs]
+  assert time.time() - t < 120
+  for line in lines:
+    assert line.startswith("error: process 1's config differs from process 0's (seed: 0 vs 3"), line
+  assert not (tmp_path / "config.json").exists()
+
+
+def test_a_process_that_never_joins_is_named_within_the_heartbeat(tmp_path):
+  procs = _start(tmp_path, 2, only=[0])
+  t = time.time()
+  line = _one_line_exit(procs[0], within=120)
+  assert time.time() - t < 60
+  assert line.startswith("error: process 1 of 2 never joined within 5 s"), line
+  assert "--process_id=1" in line and "launch.py" in line
+  alone = _start(tmp_path / "p1", 2, only=[1])  # the other way round: no coordinator answers
+  line = _one_line_exit(alone[0], within=120)
+  assert "the coordinator (process 0) at 127.0.0.1:" in line and "--process_id=0" in line, line
+
+
+def test_a_coordinator_port_in_use_is_one_line(tmp_path):
+  with socket.socket() as busy:
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    procs = _start(tmp_path, 2, only=[0], port=port)
+    line = _one_line_exit(procs[0], within=120)
+  assert line == (f"error: --coordinator=127.0.0.1:{port}: port {port} is already in use on this "
+                  "host (by another run, or a process left over from one). Pick a free port and "
+                  "give every process the same --coordinator."), line

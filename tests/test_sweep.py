@@ -67,8 +67,9 @@ def test_sweep_rows_come_from_the_replicas_they_claim(sweep_run):
   w, results = sweep_run
   table = pd.read_csv(os.path.join(w, "sweep.csv"), keep_default_na=False, na_values=[""])
   reps = pd.read_csv(os.path.join(w, "sweep_replicas.csv"))
-  # full and random_negatives have the same shapes: all 4 trained points are one group.
-  assert results["groups"] == 1 and results["replicas_trained"] == 4 * 2 * 5
+  # full and random_negatives have the same shapes: all 4 trained points are one group; the
+  # distance points another (one replica per fold: their seeds would repeat the same scores).
+  assert results["groups"] == 2 and results["replicas"] == 4 * 2 * 5 + 2 * 5
   for _, row in table.iterrows():
     claimed = row["replicas"].split()
     mine = reps[reps.point == row["point"]]

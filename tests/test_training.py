@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 
 from conftest import tiny_config
-from mirjax import experiment, models, placement
+from mirjax import experiment, placement
 from mirjax.errors import ConfigError
-from mirjax.kernels import lstm as kernels_lstm
-from mirjax.train import loop, stages
+from mirjax.kernels import lstm_onednn as kernels_lstm
+from mirjax.pairwise import models, stages
+from mirjax.train import loop
 from mirjax.train.checkpoints import ReplicaCheckpoints
 from mirjax.train.metrics_log import MetricsLog
 

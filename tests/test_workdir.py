@@ -62,6 +62,43 @@ def test_damaged_newest_checkpoint_retrains_through_it(trained, tmp_path, caplog
   assert [f["auc"] for f in rerun["folds"]] == [f["auc"] for f in trained[1]["folds"]]
 
 
+def test_predict_after_a_damaged_final_checkpoint_is_one_line(trained, tmp_path):
+  """Restoring a damaged step leaves TensorStore reads calling back into orbax's closed event loop;
+  each used to print a traceback ('Event loop is closed', 29-305 lines)."""
+  w = _copy(trained, tmp_path)
+  arrays = os.path.join(w, "checkpoints", "classifier", "4", "default", "d")
+  for name in os.listdir(arrays):
+    with open(os.path.join(arrays, name), "wb") as f:
+      f.write(os.urandom(100))
+  p = launch("--config=configs/tiny.py", f"--workdir={w}", "--mode=predict")
+  one_plain_line(p, "has no restorable checkpoint of a finished run (newest restorable epoch 2 of 4")
+  assert "Event loop is closed" not in p.stderr
+  assert len(p.stderr.strip().splitlines()) <= 3, p.stderr  # dataset, the damaged step, the error
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_results(tmp_path, monkeypatch):
+  """The disk fills while the evaluation writes oof_predictions.csv: one plain error naming the
+  remedy, and no results.json, which a finished workdir has (it is written last)."""
+  w = tmp_path / "w"
+  real = pd.DataFrame.to_csv
+
+  def full(self, path, *args, **kwargs):
+    if str(path).endswith(".csv") and "oof_predictions" in str(path):
+      raise OSError(28, "No space left on device", str(path))
+    return real(self, path, *args, **kwargs)
+  monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+  with pytest.raises(MirjaxError, match="the disk is full .*oof_predictions.*rerun the same "
+                                        "command") as raised:
+    experiment.run(tiny_config(), str(w))
+  assert "\n" not in str(raised.value)
+  assert not (w / "results.json").exists() and (w / "config.json").exists()
+  assert not [f for f in os.listdir(w) if f.startswith(".oof_predictions")]  # nothing half-written
+  monkeypatch.setattr(pd.DataFrame, "to_csv", real)
+  finished = experiment.run(tiny_config(), str(w))  # the rerun restores the models and finishes
+  assert (w / "results.json").exists() and (w / "oof_predictions.csv").exists()
+  assert finished["mean_auc"] > 0
+
+
 # ----------------------------------------------------------------------------- the lock
 
 def test_busy_workdir_is_refused_naming_the_holder(tmp_path):
@@ -210,7 +247,7 @@ def test_batch_size_is_checked_before_training_and_a_fixed_rerun_runs(tmp_path):
   one_plain_line(launch("--config=configs/tiny.py", f"--workdir={w}",
                         "--config.classifier.batch_size=100000"),
                  "config.classifier.batch_size=100000 is larger than")
-  assert not (w / "checkpoints").exists() and not (w / "config.json").exists()
+  assert not w.exists()  # the early failure leaves no empty workdir behind
   ok = launch("--config=configs/tiny.py", f"--workdir={w}", "--config.classifier.batch_size=64")
   assert ok.returncode == 0, ok.stderr[-2000:]
 

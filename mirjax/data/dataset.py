@@ -99,35 +99,6 @@ def make_folds(split: str, labels: np.ndarray, pairs: np.ndarray, k: int,
   return test, folds_lib.train_indices(test), left_out
 
 
-def cold_columns(split: str) -> tuple[int, ...]:
-  """The pair columns (0 miRNA, 1 gene) whose test nodes never occur in training, per split."""
-  return {"pairs": (), "mirna": (0,), "gene": (1,), "both": (0, 1)}[split]
-
-
-def random_negative_tests(ds: Dataset, split: str, seed: int) -> list[np.ndarray]:
-  """For each fold, its test positives plus as many negatives drawn at random from the unknown
-  pairs: int32 [n, 3] rows (miRNA, gene, label), one array per fold.
-
-  The honest test set: a model that only learned the distance rule that built the training
-  negatives scores no better than the distance itself here. Unknown pairs are never labelled
-  anywhere, so none of these negatives was trained on. For a cold-start split, the negatives use
-  only the fold's test miRNAs (genes; both for 'both'), so the test stays cold.
-  """
-  unknown = np.argwhere(ds.status == UNKNOWN).astype(np.int32)
-  out = []
-  for f, idx in enumerate(ds.folds):
-    pos = ds.pairs[idx][ds.labels[idx] == 1]
-    pool = unknown
-    for col in cold_columns(split):
-      pool = pool[np.isin(pool[:, col], ds.pairs[idx, col])]
-    draw = rng.generator(seed, "random_test", f)
-    neg = pool[draw.choice(len(pool), size=min(len(pos), len(pool)), replace=False)]
-    rows = np.concatenate([pos, neg])
-    labels = np.r_[np.ones(len(pos)), np.zeros(len(neg))].astype(np.int32)
-    out.append(np.concatenate([rows, labels[:, None]], axis=1))
-  return out
-
-
 def build_dataset(data: ml_collections.ConfigDict) -> Dataset:
   mirnas, genes, evidence, provenance, sequence = load_tables(data)
   positive = evidence.functional

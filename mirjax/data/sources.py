@@ -18,7 +18,7 @@ import urllib.request
 import zipfile
 from typing import Callable
 
-from mirjax import atomic
+from mirjax import atomic, cache
 from mirjax.errors import DataError
 
 ENV_VAR = "MIRJAX_DATA_DIR"
@@ -109,14 +109,8 @@ SOURCES: dict[str, Source] = {s.key: s for s in (
 ALIASES = {"mirtarbase": ("mirtarbase7_hsa_MTI.csv",)}
 
 
-def cache_root() -> str:
-  """mirjax's cache: `$XDG_CACHE_HOME/mirjax`, by default `~/.cache/mirjax` (data, built kernels)."""
-  base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-  return os.path.join(base, "mirjax")
-
-
 def cache_dir() -> str:
-  return os.path.join(cache_root(), "raw")
+  return os.path.join(cache.root(), "raw")
 
 
 def sha256_of(path: str) -> str:

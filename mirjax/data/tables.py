@@ -25,7 +25,7 @@ class EmbeddingTable:
   path: str
 
 
-def _read_csv(path: str, **kwargs) -> pd.DataFrame:
+def read_csv(path: str, **kwargs) -> pd.DataFrame:
   try:
     return pd.read_csv(path, encoding="utf-8-sig", compression="infer", **kwargs)
   except FileNotFoundError as e:
@@ -38,7 +38,7 @@ def _read_csv(path: str, **kwargs) -> pd.DataFrame:
 def read_embeddings(path: str, dim: int = 128, column_prefix: str = "") -> EmbeddingTable:
   """Reads an SG-LSTM embedding table: columns '0'..'dim-1' (numbers; the sequence tables call them
   'x_0'..: column_prefix='x_') and 'label' (the name)."""
-  df = _read_csv(path, dtype=str, keep_default_na=False)
+  df = read_csv(path, dtype=str, keep_default_na=False)
   expected = [f"{column_prefix}{i}" for i in range(dim)]
   missing = [c for c in expected + [NAME_COLUMN] if c not in df.columns]
   if missing:
@@ -103,7 +103,7 @@ CLONE_JACCARD = 0.5
 
 def read_grid_evidence(path: str, mirnas: tuple[str, ...], genes: tuple[str, ...]) -> GridEvidence:
   """Reads a miRTarBase MTI table (.csv or .csv.gz) and marks the grid pairs it supports."""
-  df = _read_csv(path, usecols=lambda c: c in MTI_COLUMNS, dtype=str, keep_default_na=False)
+  df = read_csv(path, usecols=lambda c: c in MTI_COLUMNS, dtype=str, keep_default_na=False)
   missing = [c for c in MTI_COLUMNS if c not in df.columns]
   if missing:
     raise DataError(f"{path}: header lacks column(s) {missing}; expected a miRTarBase MTI table "

@@ -8,8 +8,9 @@ import os
 import numpy as np
 import pandas as pd
 
-from mirjax import atomic, inference, plots
+from mirjax import atomic, plots
 from mirjax.data import dataset as dataset_lib
+from mirjax.data import testsets
 from mirjax.evaluation import honest, metrics
 
 # Yoon, Hwang & Lee (JICCE 2023), SG-LSTM-core data, 5-fold CV with distance-built negatives.
@@ -28,7 +29,7 @@ def summarize(values) -> dict:
           "min": float(v.min()), "max": float(v.max())}
 
 
-def _oof_rows(ds: dataset_lib.Dataset, folds: list[honest.Fold], model: np.ndarray,
+def _oof_rows(ds: dataset_lib.Dataset, folds: list[testsets.Fold], model: np.ndarray,
               baseline: dict) -> pd.DataFrame:
   """One row per fold, test set and test pair: the model's score and every baseline's."""
   frames = []
@@ -38,12 +39,12 @@ def _oof_rows(ds: dataset_lib.Dataset, folds: list[honest.Fold], model: np.ndarr
       frames.append(pd.DataFrame({
           "fold": f.index, "test_set": name, "mirna": np.asarray(ds.mirna_names)[rows[:, 0]],
           "gene": np.asarray(ds.gene_names)[rows[:, 1]], "label": rows[:, 2],
-          "score": inference.probability(log_odds), "log_odds": log_odds,
+          "score": metrics.probability(log_odds), "log_odds": log_odds,
           **{f"baseline_{b}": g[f.index][rows[:, 0], rows[:, 1]] for b, g in baseline.items()}}))
   return pd.concat(frames, ignore_index=True)
 
 
-def honest_results(folds: list[honest.Fold], model: np.ndarray, baseline: dict,
+def honest_results(folds: list[testsets.Fold], model: np.ndarray, baseline: dict,
                    chosen: list[dict]) -> dict:
   """The honest protocol's numbers: per fold and summarized, for the model and every baseline."""
   per_fold = {"model": [honest.evaluate(model[f.index], f) for f in folds]}
@@ -57,16 +58,17 @@ def honest_results(folds: list[honest.Fold], model: np.ndarray, baseline: dict,
   }
 
 
-def evaluate_and_write(ds: dataset_lib.Dataset, folds: list[honest.Fold], model: np.ndarray,
-                       data_seed: int, workdir: str, wall_seconds: float) -> dict:
+def evaluate_and_write(ds: dataset_lib.Dataset, folds: list[testsets.Fold], model: np.ndarray,
+                       data_seed: int, workdir: str) -> dict:
   """Evaluates [k, n_mirna, n_gene] out-of-fold log-odds (fold f's model scores the grid) on the
   paper's protocol and the honest one, beside every baseline on the same folds; writes
-  results.json, oof_predictions.csv, grid_scores.npz, roc_curves.json and roc.png."""
+  oof_predictions.csv, grid_scores.npz, roc_curves.json and roc.png, and returns what
+  `write_results` writes last."""
   baseline, chosen = honest.baseline_grids(ds, folds, data_seed)
   per_fold, curves, roc_points = [], [], {}
   for f in folds:
     rows = f.tests["own"]
-    labels, scores = rows[:, 2], inference.probability(model[f.index][rows[:, 0], rows[:, 1]])
+    labels, scores = rows[:, 2], metrics.probability(model[f.index][rows[:, 0], rows[:, 1]])
     m = metrics.classification_metrics(labels, scores)
     m.update(fold=f.index, n_train=int(ds.train_idx.shape[1]), n_test=int(len(rows)))
     per_fold.append(m)
@@ -84,9 +86,7 @@ def evaluate_and_write(ds: dataset_lib.Dataset, folds: list[honest.Fold], model:
       "baselines": {"distance_only": distance_baseline(ds, ds.folds)},
       "honest": honest_results(folds, model, baseline, chosen),
       "paper": PAPER,
-      "wall_seconds": wall_seconds,
   }
-  atomic.write_json(os.path.join(workdir, "results.json"), results)
   atomic.write_json(os.path.join(workdir, "roc_curves.json"), roc_points)
   with atomic.atomic_path(os.path.join(workdir, "oof_predictions.csv")) as tmp:
     _oof_rows(ds, folds, model, baseline).to_csv(tmp, index=False, float_format="%.8g")
@@ -98,6 +98,11 @@ def evaluate_and_write(ds: dataset_lib.Dataset, folds: list[honest.Fold], model:
         **{f"baseline_{b}": g.astype(np.float32) for b, g in baseline.items()})
   plots.roc_curves(os.path.join(workdir, "roc.png"), curves)
   return results
+
+
+def write_results(workdir: str, results: dict) -> None:
+  """W/results.json, a run's last output: a workdir that has it is complete."""
+  atomic.write_json(os.path.join(workdir, "results.json"), results)
 
 
 def distance_baseline(ds: dataset_lib.Dataset, test_idx: np.ndarray) -> dict:

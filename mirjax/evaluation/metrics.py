@@ -6,6 +6,11 @@ Computed on the host once per fold after training; exactness matters more than s
 import numpy as np
 
 
+def probability(log_odds) -> np.ndarray:
+  """P(association) from log-odds, in float64 (saturates at 1 only beyond log-odds ~37)."""
+  return 1.0 / (1.0 + np.exp(-np.asarray(log_odds, np.float64)))
+
+
 def _average_ranks(x: np.ndarray) -> np.ndarray:
   """1-based ranks with ties given their average rank."""
   order = np.argsort(x, kind="mergesort")

@@ -9,12 +9,29 @@ and every rerun with it). Read-only use (scoring a finished run) never deletes: 
 
 import os
 import shutil
+import sys
 
 import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
 from mirjax import cluster
+from mirjax.errors import MirjaxError
+
+
+def _without_closed_loop_reports(hook):
+  """sys.unraisablehook, less the reports of TensorStore's reads that complete after a damaged
+  step failed to restore and call back into the asyncio loop orbax has closed meanwhile: harmless
+  (the step is reported and skipped), but each printed a traceback, dozens per damaged step."""
+  def quiet(unraisable):
+    value = unraisable.exc_value
+    if isinstance(value, RuntimeError) and str(value) == "Event loop is closed":
+      return
+    hook(unraisable)
+  return quiet
+
+
+sys.unraisablehook = _without_closed_loop_reports(sys.unraisablehook)
 
 
 def _first_line(e: Exception, limit: int = 160) -> str:
@@ -80,3 +97,21 @@ class ReplicaCheckpoints:
     if not self.read_only:
       self._manager.wait_until_finished()
     self._manager.close()
+
+
+def restore_finished(directory: str, epochs: int) -> dict:
+  """The finished state of one stage, read-only; raises MirjaxError naming what was found."""
+  if not os.path.isdir(directory):
+    raise MirjaxError(f"{directory} does not exist: this workdir has no trained models. Run "
+                      "--mode=train with the same --config and --workdir first.")
+  ckpt = ReplicaCheckpoints(directory, read_only=True)
+  try:
+    state, step = ckpt.restore_latest()
+    if step != epochs:
+      raise MirjaxError(
+          f"{directory} has no restorable checkpoint of a finished run (newest restorable epoch "
+          f"{step} of {epochs}; steps on disk: {ckpt.steps()}). Finish it with --mode=train and "
+          "the same --config and --workdir.")
+    return state
+  finally:
+    ckpt.close()

@@ -49,16 +49,44 @@ class Stage:
   name: str  # in log lines, metrics.jsonl rows and error messages
   epochs: int
   batch_size: int
-  n_fit: int  # training examples per replica (its fit rows)
+  n_fit: int  # training examples per replica (its fit rows), or optimizer steps (unit 'steps')
   checkpoint_dir: str
   checkpoint_every: int  # epochs
   keep_checkpoints: int
+  unit: str = "samples"  # what the throughput counts: 'samples', or 'steps' of the graph model
 
   @property
-  def samples_per_epoch(self) -> int:
-    """Examples each replica sees per epoch (full batches only), for samples/s (for the graph
-    model, whose every step scores the whole grid, steps)."""
+  def work_per_epoch(self) -> int:
+    """Examples (full batches only) or steps each replica does per epoch."""
     return self.n_fit // self.batch_size * self.batch_size
+
+
+@dataclasses.dataclass(frozen=True)
+class Store:
+  """Where a group of replicas keeps its record: a stage's checkpoints in root/<prefix><stage>,
+  saved every `every` epochs (the newest `keep` kept), and the run's metrics log."""
+  root: str
+  log: MetricsLog
+  every: int
+  keep: int
+  prefix: str = ""  # names a sweep group's directories and log rows
+
+  @classmethod
+  def of_workdir(cls, workdir: str, train) -> "Store":
+    """The run's store in `workdir`, with the cadence of section `train`."""
+    return cls(os.path.join(workdir, "checkpoints"), MetricsLog(os.path.join(workdir, "metrics.jsonl")),
+               train.checkpoint_every, train.keep_checkpoints)
+
+  def grouped(self, prefix: str) -> "Store":
+    return dataclasses.replace(self, prefix=prefix)
+
+  def directory(self, stage: str) -> str:
+    return os.path.join(self.root, self.prefix + stage)
+
+  def stage(self, name: str, epochs: int, batch_size: int, n_fit: int, unit: str = "samples"
+            ) -> Stage:
+    return Stage(self.prefix + name, epochs, batch_size, n_fit, self.directory(name), self.every,
+                 self.keep, unit)
 
 
 def init_state(params, model_state, tx: optax.GradientTransformation, key: jax.Array) -> dict:
@@ -242,17 +270,18 @@ def _run_epochs(stage: Stage, epoch_fn, state, data: ReplicaData, start: int,
           f"{stage.name}: training loss became non-finite at epoch {epoch} in replica(s) {bad}. "
           "Lower the stage's learning rate or standardize the inputs; checkpoints before this "
           "epoch are intact.")
-    throughput = stage.samples_per_epoch * n_replicas / dt
+    throughput = stage.work_per_epoch * n_replicas / dt
     metrics_log.append([
         {"stage": stage.name, "epoch": epoch, "replica": r, "val_loss": None,
          **{k: float(v[r]) for k, v in metrics.items()},
-         "samples_per_s": throughput, "epoch_seconds": dt}
+         f"{stage.unit}_per_s": throughput, "epoch_seconds": dt}
         for r in range(n_replicas)])
     eta = (time.perf_counter() - t_start) / (epoch - start) * (stage.epochs - epoch)
     val = "".join(f" {k.replace('_', ' ')} {np.mean(v):.4f}" for k, v in metrics.items()
                   if k.startswith("val_"))
-    logging.info("%s epoch %d/%d: loss %.4f%s | %.0f samples/s | ETA %.0fs", stage.name, epoch,
-                 stage.epochs, train_loss.mean(), val, throughput, eta)
+    logging.info("%s epoch %d/%d: loss %.4f%s | %.*f %s/s | ETA %.0fs", stage.name, epoch,
+                 stage.epochs, train_loss.mean(), val, 0 if throughput >= 100 else 1, throughput,
+                 stage.unit, eta)
     if epoch % stage.checkpoint_every == 0 or epoch == stage.epochs:
       ckpt.save(epoch, placement.to_host(state, n_replicas))  # NumPy: written once, by process 0
   return placement.unpad(state, n_replicas)

@@ -7,8 +7,11 @@ from the full training graph), so the model learns how a held-out edge looks fro
 graph, not to echo the edges it is given. Everything is dense [n_mirna, n_gene]: a 383 x 318 grid.
 """
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
+import ml_collections
 
 
 def _ease_weights(gram: jnp.ndarray, lam: float) -> jnp.ndarray:
@@ -135,3 +138,25 @@ def normalized_adjacency(x: jnp.ndarray) -> jnp.ndarray:
   """D_m^-1/2 x D_g^-1/2, LightGCN's propagation matrix of the bipartite graph."""
   return x / jnp.sqrt(jnp.maximum(x.sum(1, keepdims=True), 1.0)) / jnp.sqrt(
       jnp.maximum(x.sum(0, keepdims=True), 1.0))
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureSpec:
+  """Which features `features` computes, from section `graph` (its fields are documented there)."""
+  ease_lambdas: tuple
+  cf: bool
+  cross_lambda: float
+  rp3_beta: float
+  content_knn: bool
+  content_k: int
+  degree_prior: float
+  families: bool
+  zscore: bool
+
+  @classmethod
+  def of(cls, graph: ml_collections.ConfigDict) -> "FeatureSpec":
+    return cls(tuple(graph.ease_lambdas), graph.cf, graph.cross_lambda, graph.rp3_beta,
+               graph.content, graph.content_k, graph.degree_prior, graph.families, graph.zscore)
+
+  def __call__(self, x: jnp.ndarray, content) -> jnp.ndarray:
+    return features(x, content, **dataclasses.asdict(self))

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import jaxlib
 
-from mirjax.data import sources
+from mirjax import cache
 from mirjax.errors import ConfigError, SetupError
 
 _SOURCE = Path(__file__).with_name("onednn_lstm.cc")
@@ -64,23 +64,44 @@ def _build(out: Path, command: list[str]) -> None:
     os.replace(tmp_out, out)
 
 
-@functools.cache
-def _library() -> ctypes.CDLL:
-  """The built kernel, registered with XLA. The cache key covers what goes into the binary: the
-  source, the command (compiler, flags, include and lib paths, which the binary's rpath keeps),
-  the compiler's version, jaxlib's version (the FFI headers) and oneDNN's version and config."""
-  include, lib = _onednn_paths()
-  compiler = _compiler()
-  version = subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout
+def _compiler_version(compiler: str) -> str:
+  return subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout
+
+
+def _cached_path(include: Path, lib: Path) -> Path:
   headers = b"".join((include / "oneapi" / "dnnl" / name).read_bytes()
                      for name in ("dnnl_version.h", "dnnl_config.h"))
   key = hashlib.sha256(b"\0".join([
-      _SOURCE.read_bytes(), " ".join(_command(compiler, include, lib, Path("out"))).encode(),
-      version.encode(), jaxlib.__version__.encode(), headers])).hexdigest()[:16]
-  path = Path(sources.cache_root()) / "kernels" / key / "libmirjax_lstm.so"
-  if not path.exists():
-    _build(path, _command(compiler, include, lib, path))
-  library = ctypes.CDLL(str(path))
+      _SOURCE.read_bytes(), " ".join(_command("CXX", include, lib, Path("out"))).encode(),
+      jaxlib.__version__.encode(), headers])).hexdigest()[:16]
+  return Path(cache.root()) / "kernels" / key / "libmirjax_lstm.so"
+
+
+@functools.cache
+def _kernel_path() -> Path:
+  """The built kernel in mirjax's cache, built first if needed. The cache key covers what goes into
+  the binary apart from the compiler: the source, the flags, include and lib paths (the binary's
+  rpath keeps them), jaxlib's version (the FFI headers) and oneDNN's version and config. The
+  compiler's version is recorded beside the binary: a present compiler of another version rebuilds
+  it, and a cached build is used as it is where no compiler is installed."""
+  include, lib = _onednn_paths()
+  path = _cached_path(include, lib)
+  built_by = path.with_name("compiler.txt")
+  compiler = shutil.which(os.environ.get("CXX", "g++"))
+  if compiler is None and not path.exists():
+    _compiler()  # raises: nothing cached, nothing to build with
+  if compiler is not None:
+    version = _compiler_version(compiler)
+    if not path.exists() or not built_by.exists() or built_by.read_text() != version:
+      _build(path, _command(compiler, include, lib, path))
+      built_by.write_text(version)
+  return path
+
+
+@functools.cache
+def _library() -> ctypes.CDLL:
+  """The built kernel, loaded and registered with XLA (once per process)."""
+  library = ctypes.CDLL(str(_kernel_path()))
   for name in _TARGETS.values():
     jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(library, name)), platform="cpu")
   library.mirjax_lstm_prepare.restype = ctypes.c_int64
@@ -90,11 +111,12 @@ def _library() -> ctypes.CDLL:
 
 
 def available() -> bool:
-  """Whether this process can use the kernel: JAX on the CPU, oneDNN and a compiler installed
-  (building it is left to first use, where a build failure is an error, not a False)."""
+  """Whether this process can use the kernel: JAX on the CPU, oneDNN installed, and a compiler or
+  a cached build (building is left to first use, where a build failure is an error, not a False)."""
   try:
-    _onednn_paths()
-    _compiler()
+    include, lib = _onednn_paths()
+    if not _cached_path(include, lib).exists():
+      _compiler()
   except SetupError:
     return False
   return jax.default_backend() == "cpu"
@@ -120,7 +142,6 @@ def check() -> None:
     raise ConfigError(f"lstm.backend=onednn runs on the CPU only, and JAX runs on "
                       f"{jax.default_backend()}: use --config.lstm.backend=xla there.")
   _onednn_paths()
-  _compiler()
   _library()
 
 
@@ -158,7 +179,7 @@ def _inputs(xs, w_in, w_rec, dtype):
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
 def lstm_layer(xs, w_in, w_rec, bias, dtype=jnp.float32):
   """Hidden states [T, B, H] (float32) of one LSTM layer over xs [T, B, F], zero initial state,
-  gate order i, f, g, o: in float32 the same function as `models.LSTMLayer`'s XLA path. Its inputs
+  gate order i, f, g, o: in float32 the same function as `kernels.lstm_xla`'s LSTM. Its inputs
   are float32; `dtype` (float32 or bfloat16) is the type of x, the weights and the hidden states
   inside oneDNN (bfloat16 also rounds the hidden states it returns, which the XLA path keeps in
   float32)."""

@@ -1,4 +1,4 @@
-"""What tells apart the replicas of one compiled program, and the per-replica values derived from it.
+"""What tells apart the replicas of one pairwise program, and the per-replica values derived from it.
 
 A replica is one independent model: a fold of a run, or fold × seed × sweep point of a sweep. Its
 randomness depends only on its (seed, fold), never on its position, so a fold trained inside a sweep
@@ -9,13 +9,12 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 from mirjax import rng
 
 # Stage names: checkpoint directories, metrics.jsonl rows and random streams (mirjax/rng.py).
-AE_STAGE, CLASSIFIER_STAGE, GRAPH_STAGE = "ae", "classifier", "graph"
+AE_STAGE, CLASSIFIER_STAGE = "ae", "classifier"
 FINAL_PREFIX = "final_"  # the optional model fit on all labelled pairs: final_ae, final_classifier
 
 
@@ -27,13 +26,6 @@ class Replicas:
   seeds: np.ndarray  # int [R]
   ae_lr: np.ndarray  # float [R]
   classifier_lr: np.ndarray  # float [R]
-
-  @classmethod
-  def of_run(cls, cfg: ml_collections.ConfigDict, train_idx: np.ndarray) -> "Replicas":
-    """The replicas of one run: row k of `train_idx` is fold k, all with the config's settings."""
-    k = len(train_idx)
-    return cls(np.asarray(train_idx, np.int32), np.arange(k), np.full(k, cfg.seed),
-               np.full(k, cfg.ae.learning_rate), np.full(k, cfg.classifier.learning_rate))
 
   def __len__(self) -> int:
     return len(self.train_idx)

@@ -1,7 +1,7 @@
 """Training the graph model: every replica learns from its own training graph, in one program.
 
 Each replica (fold × seed × sweep point) carries its training interaction matrix and the pairs it
-may sample as unlabelled negatives (mirjax/evaluation/honest.py builds both from the fold, so no
+may sample as unlabelled negatives (mirjax/data/testsets.py builds both from the fold, so no
 test pair is ever among them). A step:
   1. masks the replica's graph: each edge kept with probability `graph.keep`; and, for a replica
      whose test nodes are new (cold start), each node of that side hidden whole with probability
@@ -22,7 +22,6 @@ graph is the replica's whole training graph.
 """
 
 import dataclasses
-import os
 
 import jax
 import jax.numpy as jnp
@@ -30,13 +29,14 @@ import ml_collections
 import numpy as np
 import optax
 
-from mirjax import graph_features, models, rng
+from mirjax import rng
 from mirjax.data import folds as folds_lib
+from mirjax.graph import features
+from mirjax.graph.model import GraphModel
 from mirjax.placement import Placement
-from mirjax.replicas import GRAPH_STAGE
 from mirjax.train import loop
-from mirjax.train.metrics_log import MetricsLog
 
+GRAPH_STAGE = "graph"  # checkpoint directory, metrics.jsonl rows and random stream (mirjax/rng.py)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,12 +53,13 @@ class GraphReplicas:
     return len(self.train)
 
   @classmethod
-  def of_run(cls, cfg: ml_collections.ConfigDict, folds) -> "GraphReplicas":
-    """One replica per fold (mirjax/evaluation/honest.Fold), all with the config's settings."""
-    k = len(folds)
-    return cls(np.stack([f.train_positive for f in folds]),
-               np.stack([f.allowed_negative for f in folds]), np.full(k, cfg.seed), np.arange(k),
-               np.full(k, cfg.classifier.learning_rate), cold_sides([f.cold for f in folds]))
+  def of_members(cls, members) -> "GraphReplicas":
+    """One replica per mirjax.family.Member: its fold's training graph and negative pool."""
+    return cls(np.stack([m.fold.train_positive for m in members]),
+               np.stack([m.fold.allowed_negative for m in members]),
+               np.array([m.seed for m in members]), np.array([m.fold.index for m in members]),
+               np.array([m.learning_rate for m in members]),
+               cold_sides([m.fold.cold for m in members]))
 
 
 def cold_sides(colds) -> np.ndarray:
@@ -99,9 +100,11 @@ def _auc(pos_scores, neg_scores):
   return wins + 0.5 * (pos_scores[:, None] == neg_scores[None, :]).mean()
 
 
-def make_epoch_fn(net, cfg, tx: optax.GradientTransformation):
-  g = cfg.graph
-  masks = g.steps_per_epoch // g.steps_per_mask
+def make_epoch_fn(model: GraphModel, graph: ml_collections.ConfigDict,
+                  tx: optax.GradientTransformation):
+  """One epoch of every replica: graph.steps_per_epoch steps on masks of its training graph (each
+  edge kept with probability graph.keep), graph.steps_per_mask steps per mask."""
+  masks = graph.steps_per_epoch // graph.steps_per_mask
 
   def epoch_fn(state, data):
     shape = data["train"].shape
@@ -109,19 +112,19 @@ def make_epoch_fn(net, cfg, tx: optax.GradientTransformation):
     content = data["content"]
 
     def loss_fn(params, feats, adjacency, targets):
-      s = net.apply({"params": params}, feats, adjacency, content)
+      s = model.net.apply({"params": params}, feats, adjacency, content)
       pos = (jax.nn.softplus(-s) * targets).sum() / jnp.maximum(targets.sum(), 1.0)
       neg = (jax.nn.softplus(s) * allowed).sum() / jnp.maximum(allowed.sum(), 1.0)
       return pos + neg
 
     def one_mask(carry, key):
       k_edge, k_m, k_g = jax.random.split(key, 3)
-      keep = jax.random.bernoulli(k_edge, g.keep, shape)
+      keep = jax.random.bernoulli(k_edge, graph.keep, shape)
       keep &= jax.random.bernoulli(k_m, 1.0 - data["node_dropout"][0], (shape[0], 1))
       keep &= jax.random.bernoulli(k_g, 1.0 - data["node_dropout"][1], (1, shape[1]))
       x_in = x * keep
-      feats = jax.lax.stop_gradient(models.graph_inputs(cfg, x_in, content))
-      adjacency = graph_features.normalized_adjacency(x_in)
+      feats = jax.lax.stop_gradient(model.features(x_in, content))
+      adjacency = features.normalized_adjacency(x_in)
 
       def step(carry, _):
         params, opt_state = carry
@@ -129,12 +132,12 @@ def make_epoch_fn(net, cfg, tx: optax.GradientTransformation):
         updates, opt_state = tx.update(grads, opt_state, params)
         updates = jax.tree.map(lambda u: u * data["learning_rate"], updates)
         return (optax.apply_updates(params, updates), opt_state), loss
-      return jax.lax.scan(step, carry, None, length=g.steps_per_mask)
+      return jax.lax.scan(step, carry, None, length=graph.steps_per_mask)
 
     keys = jax.random.split(jax.random.fold_in(state["key"], state["epoch"]), masks)
     (params, opt_state), losses = jax.lax.scan(one_mask, (state["params"], state["opt_state"]),
                                                keys)
-    s = models.graph_log_odds(net, cfg, params, x, content).reshape(-1)
+    s = model.log_odds(params, x, content).reshape(-1)
     val_auc = _auc(s[data["val_pos"]], s[data["val_neg"]])
     better = val_auc > state["best_val_auc"]
     best = jax.tree.map(lambda new, old: jnp.where(better, new, old), params, state["best_params"])
@@ -146,46 +149,33 @@ def make_epoch_fn(net, cfg, tx: optax.GradientTransformation):
   return epoch_fn
 
 
-def init_state(net, cfg, key, n_mirna: int, n_gene: int, content,
-               tx: optax.GradientTransformation) -> dict:
+def init_state(model: GraphModel, key, content, tx: optax.GradientTransformation) -> dict:
   k_init, k_steps = jax.random.split(key)
-  x = jnp.zeros((n_mirna, n_gene))
-  params = net.init(k_init, models.graph_inputs(cfg, x, content), x, content)["params"]
+  params = model.init(k_init, content)
   state = loop.init_state(params, {}, tx, k_steps)
   return {**state, "best_params": params, "best_val_auc": jnp.asarray(-1.0)}
 
 
-def optimizer(cfg) -> optax.GradientTransformation:
-  """AdamW at rate 1; each replica's rate multiplies the update (a rate sweep shares a program)."""
-  return optax.adamw(1.0, weight_decay=cfg.graph.weight_decay)
-
-
-def train_graph_replicas(cfg: ml_collections.ConfigDict, content, reps: GraphReplicas, *,
-                         checkpoint_root: str, metrics_log: MetricsLog,
-                         label_prefix: str = "") -> dict:
-  """Trains every replica on the nodes' content (mirjax/data/content.NodeContent); returns the
-  best-epoch parameters, stacked [R, ...]."""
-  n_mirna, n_gene = reps.train.shape[1:]
-  net = models.graph_scorer(cfg, n_mirna, n_gene)
-  tx = optimizer(cfg)
+def train_graph_replicas(model: GraphModel, graph: ml_collections.ConfigDict, epochs: int,
+                         train: ml_collections.ConfigDict, content, reps: GraphReplicas,
+                         store: loop.Store) -> dict:
+  """Trains every replica for `epochs` on the nodes' content (mirjax/data/content.NodeContent),
+  by section `graph`, on the devices of section `train`; returns the best-epoch parameters,
+  stacked [R, ...]."""
+  tx = optax.adamw(1.0, weight_decay=graph.weight_decay)  # each replica's rate scales the update
   content = jax.tree.map(jnp.asarray, content)
   keys = jax.vmap(lambda s, f: rng.key(s, GRAPH_STAGE, f))(jnp.asarray(reps.seeds),
                                                            jnp.asarray(reps.folds))
-  state = jax.vmap(lambda k: init_state(net, cfg, k, n_mirna, n_gene, content, tx))(keys)
-  val_pos, val_neg, excluded = validation_split(reps, cfg.graph.val_fraction)
+  state = jax.vmap(lambda k: init_state(model, k, content, tx))(keys)
+  val_pos, val_neg, excluded = validation_split(reps, graph.val_fraction)
   data = loop.ReplicaData(
       own={"train": reps.train.astype(np.float32), "allowed": reps.allowed.astype(np.float32),
            "val_pos": val_pos, "val_neg": val_neg, "excluded": excluded.astype(np.float32),
-           "node_dropout": (cfg.graph.node_dropout * reps.cold).astype(np.float32),
+           "node_dropout": (graph.node_dropout * reps.cold).astype(np.float32),
            "learning_rate": reps.learning_rate.astype(np.float32)},
       shared={"content": content})
-  name = label_prefix + GRAPH_STAGE
-  stage = loop.Stage(name=name, epochs=cfg.classifier.epochs, batch_size=1,
-                     n_fit=cfg.graph.steps_per_epoch,
-                     checkpoint_dir=os.path.join(checkpoint_root, name),
-                     checkpoint_every=cfg.train.checkpoint_every,
-                     keep_checkpoints=cfg.train.keep_checkpoints)
-  state = loop.train(stage, make_epoch_fn(net, cfg, tx), state, data,
-                     placement=Placement.from_config(cfg.train, len(reps)),
-                     metrics_log=metrics_log)
+  stage = store.stage(GRAPH_STAGE, epochs, batch_size=1, n_fit=graph.steps_per_epoch,
+                      unit="steps")
+  state = loop.train(stage, make_epoch_fn(model, graph, tx), state, data,
+                     placement=Placement.from_config(train, len(reps)), metrics_log=store.log)
   return state["best_params"]

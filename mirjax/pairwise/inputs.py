@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mirjax import models, replicas
+from mirjax.pairwise import models, replicas
 
 
 def latent_codes(model: models.Autoencoder | None, params, batch_stats, x: jax.Array,
@@ -38,12 +38,13 @@ def input_stats(x_all: jax.Array, latent: jax.Array, fit_idx: np.ndarray, standa
   return jax.jit(jax.vmap(one))(latent, jnp.asarray(fit_idx))
 
 
-def classifier_features(cfg, x: jax.Array, reps: replicas.Replicas, ae, ae_params, batch_stats,
-                        stage: str):
+def classifier_features(classifier, x: jax.Array, reps: replicas.Replicas, ae, ae_params,
+                        batch_stats, stage: str):
   """What stage 2 reads, per replica: (latent codes [R, n, L], its fit/val split, input mean and
-  std [R, width]). Training and `inference.TrainedReplicas.build` both call this, so a restored
-  model is scored on exactly the inputs it was trained on."""
+  std [R, width]), by the `classifier` section's val_fraction and standardize. Training and
+  `scoring.TrainedReplicas.build` both call this, so a restored model is scored on exactly the
+  inputs it was trained on."""
   latent = latent_codes(ae, ae_params, batch_stats, x, len(reps))
-  split = replicas.monitoring_split(reps, cfg.classifier.val_fraction, stage)
-  mean, std = input_stats(x, latent, split.fit, cfg.classifier.standardize)
+  split = replicas.monitoring_split(reps, classifier.val_fraction, stage)
+  mean, std = input_stats(x, latent, split.fit, classifier.standardize)
   return latent, split, mean, std
