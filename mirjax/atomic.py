@@ -7,6 +7,7 @@ directory that is dropped, so their code paths stay the same and nothing races.
 """
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -42,9 +43,11 @@ def atomic_path(path: str | os.PathLike, every_process: bool = False) -> Iterato
     with open(tmp, "rb") as f:
       os.fsync(f.fileno())
     os.replace(tmp, path)
-  except BaseException:
+  except BaseException as e:
     with contextlib.suppress(FileNotFoundError):
       os.remove(tmp)
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+      raise OSError(e.errno, os.strerror(e.errno), path) from e  # name the output, not the temp
     raise
 
 

@@ -105,9 +105,9 @@ def first_difference(mine: dict, theirs: dict) -> str | None:
 
 
 def _command_for(process_id: int) -> str:
-  """This process's command line with --process_id set to `process_id`."""
-  args = [a for a in sys.argv if not a.startswith("--process_id")]
-  return shlex.join([os.path.basename(sys.executable), *args, f"--process_id={process_id}"])
+  """This process's command line, as it was typed, with --process_id set to `process_id`."""
+  args = [a for a in sys.orig_argv if not a.startswith("--process_id")]
+  return shlex.join([*args, f"--process_id={process_id}"])
 
 
 def _address(coordinator: str) -> tuple[str, int]:
