@@ -11,14 +11,14 @@ import traceback
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from mirjax import cluster, console, experiment, ranking
+from mirjax import cluster, console, ranking, workdir
 from mirjax.errors import MirjaxError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a configs/*.py file.",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for every output of the run.")
 _MODE = flags.DEFINE_enum(
-    "mode", "train", experiment.MODES,
+    "mode", "train", workdir.MODES,
     "train: dataset + cross-validated training; dataset: data stage only; predict: score every "
     "grid pair with the trained fold models; query: rank from the scored grid.")
 _MIRNA = flags.DEFINE_string("mirna", "", "query/predict: list the top genes of this miRNA.")
@@ -28,6 +28,8 @@ _TOP = flags.DEFINE_integer("top", 20, "query/predict: how many rows to list.", 
 _INCLUDE_KNOWN = flags.DEFINE_bool(
     "include_known", False, "query/predict: rank all pairs, not only those with no miRTarBase "
     "record (alone: the top pairs overall).")
+_FORMAT = flags.DEFINE_enum("format", "table", ("table", "csv", "json"),
+                            "query of a universe (configs/whole.py): how rows are printed.")
 _COORDINATOR = flags.DEFINE_string(
     "coordinator", os.environ.get("JAX_COORDINATOR_ADDRESS", ""),
     "Several processes (one per host): process 0's HOST:PORT; every process runs the same command "
@@ -88,6 +90,11 @@ def main(argv):
   try:
     query = ranking.Query(mirna=_MIRNA.value, gene=_GENE.value, top=_TOP.value,
                           include_known=_INCLUDE_KNOWN.value)
+    if _MODE.value == "query" and config.protocols.universe:
+      from mirjax.prospective import query as universe_query  # no JAX: an answer in under 2 s
+      universe_query.run(config, _WORKDIR.value, query, _FORMAT.value)
+      return
+    from mirjax import experiment  # JAX and the models: only modes that need them import them
     experiment.run(config, _WORKDIR.value, _MODE.value, query, processes)
     cluster.finish()
   except MirjaxError as e:  # a user-facing problem: say it once, plainly, no traceback

@@ -29,11 +29,6 @@ import sys
 import threading
 import time
 
-import jax
-# The one use of JAX internals: the distributed runtime's client has no public accessor (orbax
-# reaches it the same way), and the watchdog needs its key-value store.
-from jax._src import distributed as jax_distributed
-
 from mirjax.errors import ConfigError, MirjaxError
 
 _state = {"process_id": 0, "watchdog": None}  # set by `initialize`; read without starting JAX
@@ -70,6 +65,10 @@ def initialize(cluster: Cluster, resolved: dict | None = None) -> None:
         f"address) and --process_id in 0..{cluster.num_processes - 1}; got "
         f"--coordinator={cluster.coordinator!r} --process_id={cluster.process_id}.")
   roll_call(cluster, resolved or {})
+  import jax  # JAX is imported where it is used: `is_writer` serves runs that never start it
+  # The one use of JAX internals: the distributed runtime's client has no public accessor (orbax
+  # reaches it the same way), and the watchdog needs its key-value store.
+  from jax._src import distributed as jax_distributed
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
   # JAX's own heartbeat check is the backstop: it aborts the process from a C++ thread with a stack
   # trace, so the watchdog (which ends it within ~1.3 heartbeat_s) must come first. JAX beats every
@@ -233,6 +232,7 @@ def finish() -> None:
   if watchdog is None:
     return
   watchdog.finish()
+  import jax
   jax.distributed.shutdown()
   watchdog.join()
   _state["watchdog"] = None
@@ -308,7 +308,7 @@ class Watchdog:
           done = finishing
         posted = self._client.key_value_dir_get(_PREFIX)  # one call for all processes
         self._heard[me] = time.monotonic()
-      except jax.errors.JaxRuntimeError:
+      except RuntimeError:  # jax.errors.JaxRuntimeError
         posted = []  # the coordinator did not answer: `_watch` ends the process if that lasts
       for key, value in posted:
         peer = int(key.rsplit("/", 1)[1])

@@ -10,9 +10,10 @@ import os
 import ml_collections
 from ml_collections import config_dict
 
-from mirjax import family, placement
+from mirjax import family
 from mirjax.data import folds as folds_lib
-from mirjax.data import negatives
+from mirjax.data import negatives, universe
+from mirjax.data import protocols as protocols_lib
 from mirjax.errors import ConfigError
 
 DATA_SOURCES = ("sglstm_core", "synthetic")
@@ -161,8 +162,43 @@ def default_config() -> ml_collections.ConfigDict:
   c.sweep.grid = ()  # 'field=v1,v2,...', one per axis; the points are their product
   c.sweep.seeds = ()  # training seeds of every point (empty: just config.seed)
 
+  # The prospective protocols (mirjax/data/protocols.py) on a universe of pairs: with `universe` set
+  # ('whole': every human miRNA and gene of miRTarBase 7.0; 'grid': the paper's 383 x 318), a run
+  # trains and evaluates the prospective model (section `prospective`) beside the record baselines
+  # on every split of `protocols`, instead of the grid cross-validation above.
+  c.protocols = ml_collections.ConfigDict()
+  c.protocols.universe = ""  # '' (the paper's grid CV), 'whole' or 'grid'
+  c.protocols.protocols = ("temporal", "papers", "cold_mirna", "cold_gene", "random")
+  # temporal: PMID cuts, ascending. The model's design was chosen on the cut 21M with window
+  # [21M, 23M), before every reported cut (docs/reports/prospective.md).
+  c.protocols.cuts = (23_000_000, 24_000_000, 25_000_000)
+  c.protocols.end = 30_000_000  # the end of the last cut's test window (past every PMID of 7.0)
+  c.protocols.folds = 5  # papers, random, cold: folds of papers, pairs, nodes
+  c.protocols.negatives_ratio = 5.0  # never-recorded test negatives per test positive
+  c.protocols.seed = 0  # folds and test negatives
+  c.protocols.ranking_genes = 2000  # hit@20: at most this many test genes ranked per split
+  c.protocols.bootstrap = 50  # paired gene-cluster bootstrap resamples of every SE
+
+  # The prospective model (mirjax/prospective/): an MLP on pair features trained on inner windows
+  # of each split's own training records (never its test period).
+  c.prospective = ml_collections.ConfigDict()
+  c.prospective.windows = 4  # inner cuts at now - k * window, k = 1..windows
+  c.prospective.window = 1_000_000  # PMIDs
+  c.prospective.recent = 2_000_000  # PMIDs: 'recent' degrees and the decay scale
+  c.prospective.max_positives = 50_000  # per window, CLIP/high-throughput positives kept (strong: all)
+  c.prospective.negatives_ratio = 2.0  # per window, unrecorded pairs of known nodes per positive
+  c.prospective.matched_negatives = 0.0  # of those, the share that pair a positive's gene with another miRNA
+  c.prospective.hidden = (64, 64)
+  c.prospective.epochs = 8
+  c.prospective.batch_size = 2048
+  c.prospective.learning_rate = 2e-3  # AdamW, cosine decay
+  c.prospective.weight_decay = 1e-5
+  c.prospective.strong_weight = 20.0  # loss weight of the strong class (none and others: 1)
+  c.prospective.seeds = (0,)  # training seeds, each a replica; the model's score is their mean
+
   c.predict = ml_collections.ConfigDict()
   c.predict.chunk = 4096  # grid pairs scored per compiled call
+  c.predict.top = 20  # a universe's predict: each miRNA's and gene's top candidates listed
   # Also fit one model on all labelled pairs (stages final_ae, final_classifier) and add its score as the
   # column `final_score`. Ranks stay on the fold ensemble, which has a CV estimate behind it.
   c.predict.final_model = False
@@ -208,7 +244,8 @@ def quick_budget(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict
 
 # Fields (or, ending in '.', groups) that change how a run executes or what is done after training,
 # not what training computes: a workdir's checkpoints may be reused with other values of these.
-EXECUTION_FIELDS = ("data.dir", "data.fetch", "train.", "lstm.fused_backward", "predict.")
+EXECUTION_FIELDS = ("data.dir", "data.fetch", "train.", "lstm.fused_backward", "predict.",
+                    "protocols.ranking_genes", "protocols.bootstrap")
 
 
 def training_differences(recorded: dict, config: ml_collections.ConfigDict) -> list[str]:
@@ -244,6 +281,7 @@ def _require(ok: bool, field: str, value, why: str) -> None:
 
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError for the first out-of-range or inconsistent field."""
+  from mirjax import placement  # here: loading a config file must not import JAX (fast queries)
   d = config.data
   _require(d.source in DATA_SOURCES, "data.source", d.source, f"choose one of {DATA_SOURCES}.")
   _require(d.metric in negatives.METRICS, "data.metric", d.metric,
@@ -317,8 +355,38 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _require(g.cross_lambda >= 0 and g.rp3_beta >= 0, "graph.cross_lambda/rp3_beta",
            (g.cross_lambda, g.rp3_beta), "must be >= 0 (0: off).")
   _require(g.degree_prior >= 0, "graph.degree_prior", g.degree_prior, "must be >= 0 (0: off).")
+  _validate_protocols(config.protocols, config.prospective)
   s = d.synthetic
   for name in ("n_mirna", "n_gene", "n_clusters"):
     _require(s[name] >= 1, f"data.synthetic.{name}", s[name], "must be >= 1.")
   for name in ("p_within", "p_across"):
     _require(0 <= s[name] <= 1, f"data.synthetic.{name}", s[name], "must be a probability in [0, 1].")
+
+
+def _validate_protocols(p: ml_collections.ConfigDict, m: ml_collections.ConfigDict) -> None:
+  _require(p.universe in ("",) + universe.UNIVERSES, "protocols.universe", p.universe,
+           f"choose '' (the paper's grid cross-validation) or one of {universe.UNIVERSES}.")
+  bad = [x for x in p.protocols if x not in protocols_lib.PROTOCOLS]
+  _require(p.protocols and not bad, "protocols.protocols", p.protocols,
+           f"name at least one of {protocols_lib.PROTOCOLS}.")
+  _require(len(p.cuts) >= 1 and list(p.cuts) == sorted(set(p.cuts)) and min(p.cuts) > 0
+           and max(p.cuts) < p.end, "protocols.cuts", p.cuts,
+           f"must be distinct ascending PMIDs below protocols.end={p.end}.")
+  _require(p.folds >= 2, "protocols.folds", p.folds, "needs at least 2 folds.")
+  for name in ("negatives_ratio",):
+    _require(p[name] > 0 and m[name] > 0, f"protocols/prospective.{name}", (p[name], m[name]),
+             "must be > 0.")
+  for name in ("ranking_genes", "bootstrap"):
+    _require(p[name] >= 2, f"protocols.{name}", p[name], "must be at least 2.")
+  for name in ("windows", "window", "recent", "max_positives", "epochs", "batch_size"):
+    _require(m[name] >= 1, f"prospective.{name}", m[name], "must be at least 1.")
+  _require(m.window * m.windows < min(p.cuts), "prospective.windows", m.windows,
+           "x prospective.window must stay above PMID 0 below the first cut.")
+  _require(len(m.hidden) >= 1 and min(m.hidden) >= 1, "prospective.hidden", m.hidden,
+           "needs at least one positive width.")
+  _require(m.learning_rate > 0 and m.strong_weight > 0 and m.weight_decay >= 0,
+           "prospective.learning_rate/strong_weight/weight_decay",
+           (m.learning_rate, m.strong_weight, m.weight_decay), "must be > 0 (weight decay >= 0).")
+  _require(len(m.seeds) >= 1, "prospective.seeds", m.seeds, "needs at least one seed.")
+  _require(0 <= m.matched_negatives <= 1, "prospective.matched_negatives", m.matched_negatives,
+           "is a share, in [0, 1].")

@@ -30,10 +30,12 @@ from mirjax.data import dataset as dataset_lib
 from mirjax.data import testsets
 from mirjax.errors import ConfigError, MirjaxError
 from mirjax.evaluation import cv_results, metrics
+from mirjax.prospective import evaluate as prospective_evaluate
+from mirjax.prospective import predict as prospective_predict
+from mirjax.prospective import query as universe_query
 from mirjax.train.loop import Store
 
-MODES = ("train", "dataset", "predict", "query")
-WRITING_MODES = ("train", "dataset", "predict")  # hold the workdir lock; query only reads
+MODES = workdir_lib.MODES
 
 
 def write_dataset_report(ds: dataset_lib.Dataset, workdir: str) -> None:
@@ -157,7 +159,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
   t0 = time.time()
   query = query or ranking.Query()
   _check(config, workdir, mode)
-  if mode == "query":
+  if mode == "query" and not config.protocols.universe:
     workdir_lib.check_config(workdir, config)
     return _query(config, workdir, query, processes)
   fam = _start_jax(config.train.cpu_devices, processes, {**config.to_dict(), "mode": mode},
@@ -166,6 +168,8 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
     workdir_lib.check_config(workdir, config)
     if sweep.is_sweep(config):
       return sweep.run(config, workdir)
+    if config.protocols.universe:  # the prospective protocols on a universe of pairs
+      return _prospective(config, workdir, mode, query, t0)
     ds = dataset_lib.build_dataset(config.data)
     _log_dataset(ds, time.time() - t0)
     if mode == "dataset":
@@ -182,6 +186,24 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
     top = ranking.answer(table, query)
     print(f"{query.describe()} ({workdir}):\n{ranking.format_table(top)}")
     return table
+
+
+def _prospective(config, workdir: str, mode: str, query: ranking.Query, t0: float):
+  """The modes of a universe (protocols.universe): train and evaluate every split, or score every
+  pair with the model of all records (a query is answered by launch.py without JAX)."""
+  if mode == "predict":
+    table = prospective_predict.run(config, workdir, t0)
+    if query.gene or query.mirna:
+      universe_query.run(config, workdir, query)
+    return table
+  if mode == "dataset":
+    if workdir_lib.recorded(workdir) is None:
+      workdir_lib.write_header(config, workdir, mode)
+    return prospective_evaluate.write_splits(config, workdir)
+  if mode == "query":
+    return universe_query.run(config, workdir, query)
+  return prospective_evaluate.run(config, workdir, t0,
+                                  lambda: workdir_lib.write_header(config, workdir, mode))
 
 
 def _start_jax(cpu_devices: int, processes: cluster.Cluster, resolved: dict, fam):

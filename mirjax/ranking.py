@@ -52,8 +52,12 @@ class UnknownNameError(MirjaxError, KeyError):
     return str(self.args[0])
 
 
-def resolve_name(name: str, valid, kind: str) -> str:
-  """Returns the grid's spelling of `name` (exact, else case-insensitive), or raises with suggestions."""
+GRID = "the grid (only names with an embedding can be scored)"
+
+
+def resolve_name(name: str, valid, kind: str, where: str = GRID) -> str:
+  """Returns the valid spelling of `name` (exact, else case-insensitive), or raises naming `where`
+  the names come from, with suggestions."""
   valid = list(valid)
   if name in valid:
     return name
@@ -64,8 +68,8 @@ def resolve_name(name: str, valid, kind: str) -> str:
   close = difflib.get_close_matches(name, valid, n=8, cutoff=0.0)  # always the 8 most similar
   suggestions = list(dict.fromkeys(contains[:3] + close))[:8]
   raise UnknownNameError(
-      f"{kind} {name!r} is not in the grid ({len(valid)} {kind}s; only names with an embedding can "
-      f"be scored). Closest valid names: {', '.join(suggestions)}.")
+      f"{kind} {name!r} is not in {where} ({len(valid)} {kind}s). Closest valid names: "
+      f"{', '.join(suggestions)}.")
 
 
 def _top(df: pd.DataFrame, n: int, include_known: bool) -> pd.DataFrame:

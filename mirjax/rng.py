@@ -9,7 +9,6 @@ The rule: NumPy draws from `default_rng([seed, *numbers, *STREAMS[name]])`; JAX 
 result drawn from that stream, so the table below is part of every result mirjax has reported.
 """
 
-import jax
 import numpy as np
 
 # Stream ids. Data streams are drawn from config.data.seed, training streams from config.seed; ids
@@ -27,6 +26,12 @@ STREAMS = {
     "final_ae": (3,),  # training: the optional model fit on all labelled pairs
     "final_classifier": (4,),
     "graph": (5,),  # training, per fold: graph model init, edge masks, inner validation split
+    # prospective protocols (mirjax/data/protocols.py), from prospective.seed, per protocol and split
+    "prospective_folds": (9,),  # which fold each paper (pair) falls in
+    "prospective_negatives": (10,),  # a split's test negatives
+    "prospective_windows": (11,),  # the negatives of the model's inner training windows
+    "prospective": (12,),  # training, per replica: the model's init and shuffling
+    "bootstrap": (13,),  # the paired cluster bootstrap of the reports' standard errors
 }
 
 
@@ -35,8 +40,9 @@ def generator(seed: int, name: str, *numbers: int) -> np.random.Generator:
   return np.random.default_rng([int(seed), *map(int, numbers), *STREAMS[name]])
 
 
-def key(seed, name: str, *numbers) -> jax.Array:
+def key(seed, name: str, *numbers):
   """The JAX key; traceable in seed and numbers, so `jax.vmap` over seeds and folds works."""
+  import jax  # here: the NumPy streams (and a config file importing them) need no JAX
   k = jax.random.PRNGKey(seed)
   for i in STREAMS[name] + tuple(numbers):
     k = jax.random.fold_in(k, i)

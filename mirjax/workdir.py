@@ -18,13 +18,13 @@ import socket
 import tempfile
 import time
 
-import jax
 from absl import logging
 
 from mirjax import atomic, cluster, provenance
 from mirjax import config as config_lib
 from mirjax.errors import ConfigError, MirjaxError
 
+MODES = ("train", "dataset", "predict", "query")  # query only reads; the others hold the lock
 HEADER = "config.json"
 LOCK = ".mirjax.lock"
 # Layout of config.json. Schema 1 (no "schema" key) kept the classifier's settings under `lstm`
@@ -140,6 +140,7 @@ def lock(path: str, mode: str):
   if not cluster.is_writer():
     yield
     return
+  import jax  # here: reading a workdir's record (a query) needs no JAX
   created = not os.path.exists(path)
   try:
     os.makedirs(path, exist_ok=True)

@@ -65,3 +65,23 @@ def test_sequence_embeddings_align_with_the_grid_and_do_not_change_the_data(real
   families = content.same_family(ds.mirna_names)
   i = ds.mirna_names.index("hsa-miR-19a-3p")
   assert families[i, ds.mirna_names.index("hsa-miR-19b-3p")] == 1
+
+
+def test_the_whole_universe_and_its_temporal_split(real_data_dir):
+  """miRTarBase 7.0 as the whole universe: its counts, the sequences' coverage and the main cut."""
+  from mirjax.data import mirtarbase, protocols, universe
+  c = config_lib.default_config()
+  c.data.dir, c.data.fetch = real_data_dir, False
+  u = universe.build("whole", c.data)
+  assert u.shape == (2599, 15051) and u.mirna_in.all() and u.gene_in.all()
+  pairs = mirtarbase.pairs_of(u.records)
+  assert int(pairs.functional.sum()) == 380257
+  report = u.content.report
+  assert report["mirna_names"] == {"exact": 2548, "arm": 12, "none": 39}
+  assert report["genes_with_utr"] > 14_500 and report["target_list_mirnas"]["targetscan"] > 600
+  c.protocols.protocols, c.protocols.cuts = ("temporal",), (25_000_000,)
+  (split,) = protocols.splits(u, c.protocols)
+  # the issue's 55,914 pairs first functional after the cut, less 20 with a non-functional record
+  # before it (they are neither test positives nor negatives here)
+  assert len(split.positives) == 55_894 and len(split.negatives) == 5 * 55_894
+  assert (u.records.pmid[split.train] < 25_000_000).all()

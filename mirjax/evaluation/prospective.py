@@ -1,0 +1,141 @@
+"""Measures of the prospective protocols, each beside every baseline, with paired standard errors.
+
+For a split (mirjax/data/protocols.py) and each evidence subset of its positives (all, strong-only,
+CLIP-only), against the split's never-recorded negatives:
+- `auc`, `aupr` (tie-aware: tied scores enter together);
+- `hit@20`: per test gene, the share of its new partners among its 20 top-ranked candidate miRNAs,
+  pooled over genes (ties at the 20th place broken at random, in expectation). A gene's candidates
+  are the split's test miRNAs whose pair with it is a positive of the subset or never recorded
+  anywhere. At most `ranking_genes` test genes are ranked (a seeded sample; the count is reported).
+Standard errors of each scorer's difference from another come from a paired cluster bootstrap over
+genes (Poisson weights per gene, the same resamples for every scorer): positives of one gene are
+not independent, and the test pairs of a big paper cluster in its genes.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from mirjax import rng
+from mirjax.data import protocols
+
+SUBSETS = ("all", "strong", "clip")
+METRICS = ("auc", "aupr", "hit@20")
+K = 20
+
+
+@dataclasses.dataclass(frozen=True)
+class Scored:
+  """One subset's test pairs scored by every scorer, ready for the metrics and their bootstrap."""
+  labels: np.ndarray  # int8 [n]: 1 positive, 0 negative
+  gene_of: np.ndarray  # int [n]: bootstrap cluster (gene) of each test pair
+  scores: dict  # scorer -> float [n]
+  hits: dict  # scorer -> float [n_ranked_genes]: expected positives in the gene's top K
+  positives: np.ndarray  # int [n_ranked_genes]: the ranked genes' positives
+  ranked_genes: np.ndarray  # int [n_ranked_genes]
+
+
+def _weighted_auc_ap(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray):
+  """(auc [B], ap [B]) for rows of case weights [B, n]; tied scores form one group."""
+  order = np.argsort(-scores, kind="stable")
+  s, w = scores[order], weights[:, order]
+  starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+  pos = np.add.reduceat(w * labels[order].astype(np.float32), starts, axis=1)
+  neg = np.add.reduceat(w, starts, axis=1) - pos
+  n_pos, n_neg = pos.sum(1), neg.sum(1)
+  neg_below = n_neg[:, None] - np.cumsum(neg, 1)
+  auc = (pos * (neg_below + 0.5 * neg)).sum(1) / np.maximum(n_pos * n_neg, 1e-12)
+  tp, fp = np.cumsum(pos, 1), np.cumsum(neg, 1)
+  ap = (pos * tp / np.maximum(tp + fp, 1e-12)).sum(1) / np.maximum(n_pos, 1e-12)
+  return auc, ap
+
+
+def expected_hits(scores: np.ndarray, positive: np.ndarray, valid: np.ndarray, k: int = K):
+  """[n_genes]: expected positives among each row's top k valid candidates, ties at the k-th place
+  broken at random (scores, positive, valid: [n_genes, n_candidates])."""
+  s = np.where(valid, scores, -np.inf)
+  kth = -np.partition(-s, min(k, s.shape[1]) - 1, axis=1)[:, min(k, s.shape[1]) - 1]
+  above = valid & (s > kth[:, None])
+  tied = valid & (s == kth[:, None])
+  slots = k - above.sum(1)
+  n_tied = np.maximum(tied.sum(1), 1)
+  return (above & positive).sum(1) + (tied & positive).sum(1) * np.clip(slots / n_tied, 0, 1)
+
+
+def score_split(split: protocols.Split, scorers: dict, shape, recorded: np.ndarray,
+                ranking_genes: int, seed: int, is_member) -> dict:
+  """{subset: Scored} of every evidence subset with positives. Every scorer scores the split's
+  positives and negatives once, and the candidates of the ranked genes once (at most
+  `ranking_genes` test genes per subset, a seeded sample; their union in blocks), each subset
+  then reading its rows. `recorded`: sorted keys of every recorded pair."""
+  keys = np.concatenate([split.positives, split.negatives])
+  m, g = np.divmod(keys, shape[1])
+  scores = {name: np.asarray(f(m, g), np.float64) for name, f in scorers.items()}
+  n_neg = len(split.negatives)
+  rows, genes = {}, {}
+  for subset in SUBSETS:
+    pos = split.subset(subset)
+    if not len(pos):
+      continue
+    rows[subset] = np.r_[np.flatnonzero(np.isin(split.positives, pos)),
+                         len(split.positives) + np.arange(n_neg)]
+    chosen = np.unique(pos // shape[1])
+    draw = rng.generator(seed, "bootstrap", protocols.PROTOCOLS.index(split.protocol),
+                         split.index, SUBSETS.index(subset))
+    genes[subset] = (np.sort(draw.choice(chosen, ranking_genes, replace=False))
+                     if len(chosen) > ranking_genes else chosen)
+  union = np.unique(np.concatenate(list(genes.values())))
+  mirnas = np.flatnonzero(split.test_mirnas)
+  hits = {subset: {name: np.zeros(len(genes[subset])) for name in scorers} for subset in rows}
+  positives = {subset: np.zeros(len(genes[subset])) for subset in rows}
+  step = max(1, (1 << 21) // max(len(mirnas), 1))
+  for start in range(0, len(union), step):
+    block = union[start:start + step]
+    cand = (mirnas[None, :].astype(np.int64) * shape[1] + block[:, None]).ravel()
+    never = ~is_member(cand, recorded).reshape(len(block), -1)
+    mm, gg = np.divmod(cand, shape[1])
+    block_scores = {name: np.asarray(f(mm, gg), np.float32).reshape(len(block), -1)
+                    for name, f in scorers.items()}
+    for subset in rows:
+      at = np.flatnonzero(np.isin(block, genes[subset]))
+      if not len(at):
+        continue
+      where = np.searchsorted(genes[subset], block[at])
+      positive = is_member(cand.reshape(len(block), -1)[at].ravel(),
+                           split.subset(subset)).reshape(len(at), -1)
+      valid = positive | never[at]
+      positives[subset][where] = positive.sum(1)
+      for name in scorers:
+        hits[subset][name][where] = expected_hits(block_scores[name][at], positive, valid)
+  return {subset: Scored((r < len(split.positives)).astype(np.int8), g[r],
+                         {name: v[r] for name, v in scores.items()}, hits[subset],
+                         positives[subset], genes[subset])
+          for subset, r in rows.items()}
+
+
+def metrics_with_bootstrap(scored: Scored, references: tuple, n_boot: int, seed: int) -> dict:
+  """{scorer: {metric: value}}, and for each scorer in `references` (the model's scores) the paired
+  gene-cluster bootstrap SE of its difference from every other scorer: `diff_se[other][metric]`."""
+  draw = rng.generator(seed, "bootstrap", 99)
+  clusters, index = np.unique(scored.gene_of, return_inverse=True)
+  gene_w = draw.poisson(1.0, (n_boot, len(clusters))).astype(np.float32)
+  weights = np.concatenate([np.ones((1, len(index)), np.float32), gene_w[:, index]])
+  ranked = np.searchsorted(clusters, scored.ranked_genes)
+  rank_w = np.concatenate([np.ones((1, len(ranked)), np.float32),
+                           gene_w[:, np.minimum(ranked, len(clusters) - 1)]])
+  per = {}
+  for name, s in scored.scores.items():
+    auc, ap = _weighted_auc_ap(s, scored.labels, weights)
+    hit = (rank_w * scored.hits[name]).sum(1) / np.maximum((rank_w * scored.positives).sum(1), 1e-12)
+    per[name] = {"auc": auc, "aupr": ap, "hit@20": hit}
+  out = {}
+  for name, values in per.items():
+    out[name] = {m: float(values[m][0]) for m in METRICS}
+    if name in references:
+      out[name]["diff_se"] = {
+          other: {m: float(np.std(values[m][1:] - per[other][m][1:], ddof=1)) for m in METRICS}
+          for other in per if other != name}
+  out["_counts"] = {"positives": int(scored.labels.sum()),
+                    "negatives": int((scored.labels == 0).sum()),
+                    "ranked_genes": int(len(scored.ranked_genes)), "bootstrap": n_boot}
+  return out

@@ -1,0 +1,83 @@
+"""Baselines of the prospective protocols, each fit on a split's training records only.
+
+Research attention (who is studied), graph proximity and sequence, each a scorer of any pairs:
+- `degree_product`: deg(miRNA) x deg(gene), distinct functional partners;
+- `strong_degree_product`: (1 + deg) x (1 + deg) over strong-evidence (non-CLIP, low-throughput)
+  partners only, smoothed by one so a node without them still ranks by its partner;
+- `recent_degree`: (1 + partners first reported in the last 2 M PMIDs) for both nodes, multiplied;
+- `ease_gene` (lambda 200) and `ease_mirna` (lambda 50): EASE (Steck 2019) with genes (miRNAs) as
+  items; the gene side through the Woodbury identity, X P = (X X^T + lambda I)^-1 X, so only a
+  2,599^2 matrix is inverted, never a 15,051^2 one;
+- `svd`: the rank-32 reconstruction U_r U_r^T X;
+- `seed_sites`: the weighted seed-site count (8mer 3, 7mer-m8 2, 7mer-A1 1.5, 6mer 0.5);
+- `targetscan`, `pita`: membership of their predicted target lists.
+The fixed lambdas and rank are those the issue's probe used; none is tuned on a test set.
+"""
+
+import numpy as np
+import scipy.sparse
+
+from mirjax.prospective import features as features_lib
+
+NAMES = ("degree_product", "strong_degree_product", "recent_degree", "ease_gene", "ease_mirna",
+         "svd", "seed_sites", "targetscan", "pita")
+EASE_GENE_LAMBDA, EASE_MIRNA_LAMBDA, SVD_RANK = 200.0, 50.0, 32
+
+
+def training_graph(feats: features_lib.Features) -> scipy.sparse.csr_matrix:
+  """float64 [n_mirna, n_gene]: 1 for every functional pair of the features' records."""
+  keys = np.setdiff1d(feats.recorded, feats.nonfunctional)
+  m, g = np.divmod(keys, feats.u.shape[1])
+  return scipy.sparse.csr_matrix((np.ones(len(keys)), (m, g)), shape=feats.u.shape)
+
+
+def ease_gene_side(x: scipy.sparse.spmatrix, lam: float) -> np.ndarray:
+  """X B with B the EASE weights over the columns (genes) of X, through the Woodbury identity:
+  with K = X X^T, P = (X^T X + lam I)^-1 gives X P = (K + lam I)^-1 X and diag(P)_j =
+  (1 - x_j^T (K + lam I)^-1 x_j) / lam, and X B = X - X P diag(P)^-1."""
+  x = scipy.sparse.csr_matrix(x, dtype=np.float64)
+  k_inv = np.linalg.inv((x @ x.T).toarray() + lam * np.eye(x.shape[0]))
+  xp = np.asarray(x.T.dot(k_inv.T).T)  # (K + lam I)^-1 X, dense [n_mirna, n_gene]
+  diag = (1.0 - np.asarray(x.multiply(xp).sum(0)).ravel()) / lam
+  return np.asarray(x.toarray() - xp / diag[None, :], np.float32)
+
+
+def ease_mirna_side(x: scipy.sparse.spmatrix, lam: float) -> np.ndarray:
+  """B_m^T X with B_m the EASE weights over the rows (miRNAs) of X: a direct n_mirna^2 inverse."""
+  x = scipy.sparse.csr_matrix(x, dtype=np.float64)
+  p = np.linalg.inv((x @ x.T).toarray() + lam * np.eye(x.shape[0]))
+  b = -p / np.diag(p)[None, :]
+  np.fill_diagonal(b, 0.0)
+  return np.asarray(x.T.dot(b).T, np.float32)
+
+
+def svd_reconstruction(x: scipy.sparse.spmatrix, rank: int) -> np.ndarray:
+  """U_r U_r^T X: the top-`rank` eigenvectors of X X^T are X's left singular vectors."""
+  x = scipy.sparse.csr_matrix(x, dtype=np.float64)
+  _, u = np.linalg.eigh((x @ x.T).toarray())
+  u = u[:, -rank:]
+  return np.asarray(x.T.dot(u).dot(u.T).T, np.float32)
+
+
+def scorers(feats: features_lib.Features) -> dict:
+  """{name: score(m, g)} of every baseline on the features' records (a split's training records)."""
+  x = training_graph(feats)
+  maps = {"ease_gene": ease_gene_side(x, EASE_GENE_LAMBDA),
+          "ease_mirna": ease_mirna_side(x, EASE_MIRNA_LAMBDA), "svd": svd_reconstruction(x, SVD_RANK)}
+  mirna, gene, c = feats.mirna, feats.gene, feats.u.content
+  predicted = feats.stats.predicted
+  out = {
+      "degree_product": lambda m, g: mirna["deg"][m] * gene["deg"][g],
+      "strong_degree_product": lambda m, g: (1 + mirna["deg_strong"][m]) * (1 + gene["deg_strong"][g]),
+      "recent_degree": lambda m, g: (1 + mirna["recent_deg"][m]) * (1 + gene["recent_deg"][g]),
+      "seed_sites": lambda m, g: features_lib.site_score(c.sites[m, g]),
+      "targetscan": lambda m, g: _in(m, g, predicted["targetscan"], feats.u.shape[1]),
+      "pita": lambda m, g: _in(m, g, predicted["pita"], feats.u.shape[1]),
+  }
+  for name, grid in maps.items():
+    out[name] = lambda m, g, grid=grid: grid[m, g]
+  return {name: out[name] for name in NAMES}
+
+
+def _in(m, g, keys, n_gene):
+  return features_lib.is_member(m.astype(np.int64) * n_gene + g, keys).astype(np.float32)

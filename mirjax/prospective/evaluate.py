@@ -1,0 +1,127 @@
+"""A prospective run: every split of every protocol, the model beside every record baseline.
+
+Trains the model's replicas (one per split and seed, one program), then for each split fits the
+baselines on its training records, scores its test pairs and the ranked genes' candidates, and
+measures every scorer on all, strong-only and CLIP-only positives with paired bootstrap SEs
+(mirjax/evaluation/prospective.py). Writes `splits.json` (every split's counts), `results.json`
+(written last), `metrics.csv` (one row per split, subset and scorer) and `leaderboard.md`.
+"""
+
+import os
+import time
+
+import numpy as np
+from absl import logging
+
+from mirjax import atomic, rng
+from mirjax.data import protocols
+from mirjax.data import universe as universe_lib
+from mirjax.evaluation import cv_results, record_baselines
+from mirjax.evaluation import prospective as measures
+from mirjax.prospective import features, report, stage
+from mirjax.train import loop
+
+MODEL_SCORES = {"model": "all", "model_strong": "strong"}
+
+
+class ModelScorer:
+  """The model's scores of pairs of one split: the mean over its seeds' replicas of one score;
+  the two scores share one feature gather and forward pass per block of pairs."""
+
+  def __init__(self, trained: stage.Trained, replicas: list[int], feats: features.Features):
+    self.trained, self.replicas, self.feats = trained, replicas, feats
+    self._last = (None, None, None)
+
+  def __call__(self, score: str):
+    def f(m, g):
+      if self._last[0] is not m or self._last[1] is not g:
+        x = self.feats.gather(m, g)
+        runs = [self.trained.scores(r, x) for r in self.replicas]
+        self._last = (m, g, {s: np.mean([run[s] for run in runs], 0) for s in runs[0]})
+      return self._last[2][score]
+    return f
+
+
+def examples(u, splits, stats, protocols_section, section) -> tuple[list, np.ndarray, list]:
+  """(training rows of every replica, their seeds, the replica indices of each split)."""
+  out, seeds, of_split = [], [], []
+  for split in splits:
+    of_split.append([])
+    for seed in section.seeds:
+      draw = rng.generator(seed, "prospective_windows", protocols.PROTOCOLS.index(split.protocol),
+                           split.index)
+      of_split[-1].append(len(out))
+      out.append(stage.window_examples(u, split, stats, section, draw))
+      seeds.append(seed)
+    w = out[-1].windows
+    logging.info("model rows of %s %s: %d (%s)", split.protocol, split.label, len(out[-1].y),
+                 "; ".join(f"cut {x['cut'] / 1e6:.0f}M: {x['strong']} strong, "
+                           f"{x['high_throughput']} other, {x['negatives']} negatives" for x in w))
+  return out, np.asarray(seeds), of_split
+
+
+def write_splits(config, workdir: str, u=None, splits=None) -> dict:
+  """W/splits.json: the universe and every split's counts (the `dataset` mode of a universe)."""
+  u = u or universe_lib.build(config.protocols.universe, config.data)
+  splits = splits if splits is not None else protocols.splits(u, config.protocols)
+  out = {**u.summary(), "what": protocols.WHAT, "splits": [_counts(s) for s in splits]}
+  atomic.write_json(os.path.join(workdir, "splits.json"), out)
+  return out
+
+
+def run(config, workdir: str, t0: float, header) -> dict:
+  """The `train` mode of a config with protocols.universe set; `header()` writes config.json."""
+  p, section = config.protocols, config.prospective
+  u = universe_lib.build(p.universe, config.data)
+  stats = features.SequenceStats(u)
+  splits = protocols.splits(u, p)
+  header()
+  write_splits(config, workdir, u, splits)
+  t_data = time.time() - t0
+  rows, seeds, of_split = examples(u, splits, stats, p, section)
+  trained = stage.train(rows, seeds, section, config.train, loop.Store.of_workdir(workdir,
+                                                                                  config.train))
+  del rows
+  t_train = time.time() - t0 - t_data
+  recorded = np.unique(u.records.pair)
+  per_split = []
+  for split, replicas in zip(splits, of_split):
+    t = time.perf_counter()
+    feats = features.Features(u, split.train, split.now, stats, section.recent)
+    model = ModelScorer(trained, replicas, feats)
+    scorers = {name: model(score) for name, score in MODEL_SCORES.items()}
+    scorers.update(record_baselines.scorers(feats))
+    scored = measures.score_split(split, scorers, u.shape, recorded, p.ranking_genes, p.seed,
+                                  features.is_member)
+    subsets = {subset: measures.metrics_with_bootstrap(s, tuple(MODEL_SCORES), p.bootstrap, p.seed)
+               for subset, s in scored.items()}
+    per_split.append({**_counts(split), "subsets": subsets})
+    logging.info("evaluated %s %s in %.0fs: model AUC all %.4f, strong %.4f (strong-degree "
+                 "product %.4f)", split.protocol, split.label, time.perf_counter() - t,
+                 subsets["all"]["model"]["auc"],
+                 subsets.get("strong", {}).get("model_strong", {}).get("auc", float("nan")),
+                 subsets.get("strong", {}).get("strong_degree_product", {}).get("auc",
+                                                                                 float("nan")))
+  metrics = report.metrics_table(per_split)
+  with atomic.atomic_path(os.path.join(workdir, "metrics.csv")) as tmp:
+    metrics.to_csv(tmp, index=False)
+  results = {"universe": u.summary(), "what": protocols.WHAT, "splits": per_split,
+             "summary": report.summary(metrics), "paired": report.paired(per_split),
+             "seconds": {"data": t_data, "train": t_train,
+                         "evaluate": time.time() - t0 - t_data - t_train},
+             "wall_seconds": time.time() - t0}
+  report.write_leaderboard(workdir, results, metrics)
+  cv_results.write_results(workdir, results)
+  logging.info("done in %.0fs (data %.0fs, model %.0fs, evaluation %.0fs); leaderboard.md",
+               results["wall_seconds"], t_data, t_train, results["seconds"]["evaluate"])
+  return results
+
+
+def _counts(split: protocols.Split) -> dict:
+  return {"protocol": split.protocol, "label": split.label, "index": split.index,
+          "training_records": int(split.train.sum()), "now": split.now,
+          "positives": int(len(split.positives)),
+          "positives_by_evidence": dict(zip(("strong", "clip", "other_ht"),
+                                            np.bincount(split.evidence, minlength=3).tolist())),
+          "negatives": int(len(split.negatives)), "test_mirnas": int(split.test_mirnas.sum()),
+          "test_genes": int(split.test_genes.sum())}

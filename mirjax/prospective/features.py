@@ -1,0 +1,148 @@
+"""What a pair looks like before it is validated: features from the records a split may read.
+
+`Features(universe, records, now)` reads only `records` (a bool mask of the table: a split's training
+records, cut further at an earlier `now` for the model's inner windows) and the sequences, which are
+the same in every split. Per node: distinct partners overall and per evidence class, distinct papers,
+partners first reported recently, CLIP records recently, a recency-decayed degree, the age of its first
+and last record, partners with non-functional records only; per miRNA also its seed family's degree
+and size and how many UTRs its seed hits; per gene its UTR length. Per pair: seed sites of each type,
+their density, the site score standardized within the gene and within the miRNA, TargetScan and PITA
+membership, and the degree products. `gather(m, g)` builds [n, F] float32 rows for any pairs, so no
+dense 39 M x F array is ever made.
+"""
+
+import numpy as np
+import pandas as pd
+
+from mirjax.data import mirtarbase
+from mirjax.data.universe import Universe
+
+SITE_WEIGHTS = np.array([3.0, 2.0, 1.5, 0.5], np.float32)  # 8mer, 7mer-m8, 7mer-A1, 6mer, a priori
+_NODE = ("deg", "deg_strong", "deg_clip", "deg_other", "papers", "papers_strong", "papers_clip",
+         "recent_deg", "recent_clip_records", "decayed_deg", "age_first", "age_last",
+         "nonfunctional_deg")
+
+
+class SequenceStats:
+  """What the sequences say, computed once per universe: every split's features share it."""
+
+  def __init__(self, u: Universe):
+    c = u.content
+    self.shape = u.shape
+    score = site_score(c.sites)
+    utr = c.utr_length > 0
+    self.gene_mean = score[c.has_seed].mean(0)  # per gene, over miRNAs with a seed
+    self.gene_std = score[c.has_seed].std(0) + 1e-3
+    self.mirna_mean = score[:, utr].mean(1)  # per miRNA, over genes with a UTR
+    self.mirna_std = score[:, utr].std(1) + 1e-3
+    self.rate7 = c.sites[:, utr, :3].any(-1).mean(1)  # share of UTRs with a >=7mer site
+    self.rate6 = c.sites[:, utr, 3].mean(1)
+    del score
+    fam = c.seed_family
+    self.family_size = np.where(fam >= 0, np.bincount(fam[fam >= 0], minlength=fam.max() + 1)[
+        np.maximum(fam, 0)] - 1, 0)
+    self.predicted = {k: _keys(v) for k, v in c.predicted.items()}
+
+
+def site_score(sites: np.ndarray) -> np.ndarray:
+  """float32 [..]: the sites of each type weighted by SITE_WEIGHTS (the seed-site baseline)."""
+  return sites.astype(np.float32) @ SITE_WEIGHTS
+
+
+def _keys(matrix) -> np.ndarray:
+  m = matrix.tocoo()
+  return np.sort(m.row.astype(np.int64) * matrix.shape[1] + m.col)
+
+
+def is_member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+  """bool: which keys are in `sorted_keys`."""
+  at = np.minimum(np.searchsorted(sorted_keys, keys), max(len(sorted_keys) - 1, 0))
+  return (sorted_keys[at] == keys) if len(sorted_keys) else np.zeros(len(keys), bool)
+
+
+class Features:
+  """Node and pair features from records[mask] as they stood at PMID `now`."""
+
+  def __init__(self, u: Universe, mask: np.ndarray, now: int, stats: SequenceStats,
+               recent: int = 2_000_000):
+    r = u.records.select(mask)
+    self.u, self.stats, self.now = u, stats, now
+    n_m, n_g = u.shape
+    f = r.functional
+    df = pd.DataFrame({"key": r.pair, "pmid": r.pmid, "f": f,
+                       "strong": f & (r.evidence == mirtarbase.STRONG),
+                       "clip": f & (r.evidence == mirtarbase.CLIP),
+                       "other": f & (r.evidence == mirtarbase.OTHER_HT),
+                       "fpmid": np.where(f, r.pmid, np.iinfo(np.int64).max)})
+    pairs = df.groupby("key", sort=True).agg(
+        f=("f", "any"), strong=("strong", "any"), clip=("clip", "any"), other=("other", "any"),
+        first=("fpmid", "min"))
+    key = pairs.index.to_numpy(np.int64)
+    self.recorded = key  # every pair with a record: never a candidate
+    self.nonfunctional = key[~pairs["f"].to_numpy()]
+    pm, pg = np.divmod(key, n_g)
+    fp = pairs["f"].to_numpy()
+    first = pairs["first"].to_numpy()
+    age = (now - first[fp]) / recent
+
+    def node(pair_side, record_side, n):
+      def count(select, weights=None):
+        return np.bincount(pair_side[select], weights, minlength=n).astype(np.float32)
+
+      def papers(select):
+        return np.bincount(np.unique(record_side[select].astype(np.int64) * (1 << 30)
+                                     + r.pmid[select]) >> 30, minlength=n).astype(np.float32)
+      v = {"deg": count(fp), "deg_strong": count(pairs["strong"].to_numpy()),
+           "deg_clip": count(pairs["clip"].to_numpy()), "deg_other": count(pairs["other"].to_numpy()),
+           "papers": papers(f), "papers_strong": papers(f & (r.evidence == mirtarbase.STRONG)),
+           "papers_clip": papers(f & (r.evidence == mirtarbase.CLIP)),
+           "recent_deg": count(fp & (first >= now - recent)),
+           "recent_clip_records": np.bincount(
+               record_side[f & (r.evidence == mirtarbase.CLIP) & (r.pmid >= now - recent)],
+               minlength=n).astype(np.float32),
+           "nonfunctional_deg": count(~fp)}
+      v["decayed_deg"] = np.bincount(pair_side[fp], np.exp(-age), minlength=n).astype(np.float32)
+      last, start = np.zeros(n, np.int64), np.full(n, now, np.int64)
+      np.maximum.at(last, record_side[f], r.pmid[f])
+      np.minimum.at(start, record_side[f], r.pmid[f])
+      v["age_first"] = ((now - start) / 1e6).astype(np.float32)
+      v["age_last"] = np.where(last > 0, (now - last) / 1e6, 10.0).astype(np.float32)
+      return v
+    self.mirna = node(pm, r.mirna, n_m)
+    self.gene = node(pg, r.gene, n_g)
+    fam = u.content.seed_family
+    fam_deg = np.bincount(fam[fam >= 0], self.mirna["deg"][fam >= 0], minlength=fam.max() + 1)
+    self.mirna["family_deg"] = np.where(fam >= 0, fam_deg[np.maximum(fam, 0)] - self.mirna["deg"],
+                                        0).astype(np.float32)
+    self.known_mirna, self.known_gene = self.mirna["deg"] > 0, self.gene["deg"] > 0
+
+  @staticmethod
+  def names() -> list[str]:
+    return ([f"mirna_{k}" for k in _NODE + ("family_deg",)] + [f"gene_{k}" for k in _NODE]
+            + ["mirna_family_size", "mirna_site_rate7", "mirna_site_rate6", "mirna_has_seed",
+               "gene_log_utr", "gene_has_utr", "site_8mer", "site_7mer_m8", "site_7mer_a1",
+               "site_6mer", "site_any7", "site_density7", "site_density6", "site_score_in_gene",
+               "site_score_in_mirna", "targetscan", "pita", "log_degree_product",
+               "log_strong_degree_product", "nonfunctional_record"])
+
+  def gather(self, m: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """float32 [n, F] features of pairs (m[i], g[i]), in `names()` order."""
+    s, c = self.stats, self.u.content
+    cols = []
+    for side, idx, keys in ((self.mirna, m, _NODE + ("family_deg",)), (self.gene, g, _NODE)):
+      for k in keys:
+        cols.append(side[k][idx] if k.startswith("age") else np.log1p(side[k][idx]))
+    sites = c.sites[m, g].astype(np.float32)
+    seven = sites[:, :3].sum(1)
+    length = np.maximum(c.utr_length[g], 1.0)
+    score = sites @ SITE_WEIGHTS
+    key = m.astype(np.int64) * self.u.shape[1] + g
+    cols += [np.log1p(s.family_size[m]), s.rate7[m], s.rate6[m], c.has_seed[m],
+             np.log1p(c.utr_length[g]), c.utr_length[g] > 0, *np.log1p(sites).T, seven > 0,
+             1000 * seven / length, 1000 * sites[:, 3] / length,
+             (score - s.gene_mean[g]) / s.gene_std[g], (score - s.mirna_mean[m]) / s.mirna_std[m],
+             is_member(key, s.predicted["targetscan"]), is_member(key, s.predicted["pita"]),
+             np.log1p(self.mirna["deg"][m]) + np.log1p(self.gene["deg"][g]),
+             np.log1p(self.mirna["deg_strong"][m]) + np.log1p(self.gene["deg_strong"][g]),
+             is_member(key, self.nonfunctional)]
+    return np.stack([np.asarray(col, np.float32) for col in cols], axis=1)

@@ -1,0 +1,149 @@
+"""`--mode=predict` of a universe: the model fit on every record scores every pair of the universe.
+
+Writes to `W/predictions/`:
+- `all_pairs.parquet`: one row per pair (39.1 M for the whole table), sorted by gene, then rank:
+  mirna, gene, score (P of any validation, from the odds the model predicts), score_strong (P of a
+  strong one), rank (1 = highest score of all pairs), rank_in_gene, status (positive /
+  nonfunctional_record / unknown), evidence (a positive's class), the four seed-site counts,
+  targetscan, pita, and `reasons`: the two features that raised its score most (gradient x input,
+  standardized: a first-order attribution);
+- `records.parquet`: every record of the table (for a known pair's experiments and PMIDs);
+- `top_by_gene.csv`, `top_by_mirna.csv`: each node's top `predict.top` unknown candidates.
+"""
+
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from absl import logging
+
+from mirjax import atomic, rng
+from mirjax.data import mirtarbase, protocols
+from mirjax.data import universe as universe_lib
+from mirjax.evaluation import metrics
+from mirjax.prospective import features, model, stage
+from mirjax.train import loop
+
+DIR = "predictions"
+PAIRS, RECORDS = "all_pairs.parquet", "records.parquet"
+FINAL = "final_"  # the model of all records: checkpoints/final_prospective
+STATUS = ("unknown", "positive", "nonfunctional_record")
+
+
+def _attributions(net, params, mean, std, x):
+  """Gradient x (standardized input) of the `all` log-odds: each feature's first-order share."""
+  z = (x - mean) / std
+  grad = jax.vmap(jax.grad(lambda row: model.log_odds(net.apply({"params": params}, row))["all"]))(z)
+  return grad * z
+
+
+_attributions_jit = jax.jit(_attributions, static_argnums=(0,))
+
+
+def run(config, workdir: str, t0: float) -> pd.DataFrame:
+  p, section = config.protocols, config.prospective
+  u = universe_lib.build(p.universe, config.data)
+  stats = features.SequenceStats(u)
+  everything = protocols.everything(u)
+  rows = [stage.window_examples(u, everything, stats, section,
+                                rng.generator(seed, "prospective_windows", 0, 99))
+          for seed in section.seeds]
+  store = loop.Store.of_workdir(workdir, config.train).grouped(FINAL)
+  trained = stage.train(rows, np.asarray(section.seeds), section, config.train, store)
+  del rows
+  t_fit = time.time() - t0
+  feats = features.Features(u, everything.train, everything.now, stats, section.recent)
+  names = np.array(features.Features.names())
+  mirnas, genes = np.flatnonzero(u.mirna_in), np.flatnonzero(u.gene_in)
+  n_g = u.shape[1]
+  pairs = (mirnas[:, None].astype(np.int64) * n_g + genes[None, :]).ravel()  # miRNA-major
+  score = np.empty(len(pairs), np.float32)
+  strong = np.empty(len(pairs), np.float32)
+  reasons = np.empty((len(pairs), 2), np.int16)
+  chunk = max(1, (1 << 20) // len(genes)) * len(genes)
+  for start in range(0, len(pairs), chunk):
+    m, g = np.divmod(pairs[start:start + chunk], n_g)
+    x = feats.gather(m, g)
+    runs = [trained.scores(r, x) for r in range(len(section.seeds))]
+    score[start:start + len(x)] = np.mean([r["all"] for r in runs], 0)
+    strong[start:start + len(x)] = np.mean([r["strong"] for r in runs], 0)
+    contrib = np.asarray(_attributions_jit(  # of the first seed's network
+        trained.net, jax.tree.map(lambda a: a[0], trained.params), trained.mean[0],
+        trained.std[0], jnp.asarray(x)))
+    reasons[start:start + len(x)] = np.argsort(-contrib, axis=1)[:, :2]
+  table = _table(u, pairs, score, strong, reasons, names)
+  out = os.path.join(workdir, DIR)
+  _write_parquet(table, os.path.join(out, PAIRS))
+  _write_parquet(_records(u), os.path.join(out, RECORDS))
+  unknown = table[table["status"] == "unknown"]
+  for by, name in (("gene", "top_by_gene.csv"), ("mirna", "top_by_mirna.csv")):
+    top = unknown.sort_values([by, "rank"]).groupby(by, observed=True).head(config.predict.top)
+    with atomic.atomic_path(os.path.join(out, name)) as tmp:
+      top.to_csv(tmp, index=False, float_format="%.6g")
+  logging.info("scored %s pairs of the %s universe with the model of all %s records in %.0fs "
+               "(fit %.0fs) -> %s", f"{len(table):,}", u.name, f"{len(u.records.pmid):,}",
+               time.time() - t0, t_fit, out)
+  return table
+
+
+def _table(u, pairs, score, strong, reasons, names) -> pd.DataFrame:
+  r = u.records
+  recorded = mirtarbase.pairs_of(r)
+  at = np.searchsorted(recorded.key, pairs)
+  hit = (at < len(recorded.key)) & (recorded.key[np.minimum(at, len(recorded.key) - 1)] == pairs)
+  functional = np.zeros(len(pairs), bool)
+  functional[hit] = recorded.functional[at[hit]]
+  status = np.where(functional, 1, np.where(hit, 2, 0)).astype(np.int8)
+  evidence = np.full(len(pairs), -1, np.int8)
+  evidence[functional] = recorded.evidence[at[functional]]
+  m, g = np.divmod(pairs, u.shape[1])
+  order = np.lexsort((-score, g))  # by gene, best first
+  rank = np.empty(len(pairs), np.int64)
+  rank[np.argsort(-score, kind="stable")] = np.arange(1, len(pairs) + 1)
+  sites = u.content.sites[m, g]
+  table = pd.DataFrame({
+      "mirna": pd.Categorical.from_codes(m, r.mirnas), "gene": pd.Categorical.from_codes(g, r.genes),
+      "score": metrics.probability(score).astype(np.float32),
+      "score_strong": metrics.probability(strong).astype(np.float32), "rank": rank,
+      "status": pd.Categorical.from_codes(status, STATUS),
+      "evidence": pd.Categorical.from_codes(evidence, mirtarbase.EVIDENCE),
+      **{f"sites_{t}": sites[:, i] for i, t in enumerate(("8mer", "7mer_m8", "7mer_a1", "6mer"))},
+      "targetscan": features.is_member(pairs, _keys(u.content.predicted["targetscan"])),
+      "pita": features.is_member(pairs, _keys(u.content.predicted["pita"])),
+      "reasons": pd.Categorical.from_codes(_reason_codes(reasons, len(names)),
+                                           _reason_names(names))})
+  table = table.iloc[order].reset_index(drop=True)
+  table.insert(5, "rank_in_gene", table.groupby("gene", observed=True).cumcount() + 1)
+  return table
+
+
+def _keys(matrix) -> np.ndarray:
+  coo = matrix.tocoo()
+  return np.sort(coo.row.astype(np.int64) * matrix.shape[1] + coo.col)
+
+
+def _reason_codes(reasons: np.ndarray, n: int) -> np.ndarray:
+  return reasons[:, 0].astype(np.int32) * n + reasons[:, 1]
+
+
+def _reason_names(names: np.ndarray) -> list[str]:
+  return [f"{a}, {b}" for a in names for b in names]
+
+
+def _records(u) -> pd.DataFrame:
+  r = u.records
+  return pd.DataFrame({"mirna": pd.Categorical.from_codes(r.mirna, r.mirnas),
+                       "gene": pd.Categorical.from_codes(r.gene, r.genes), "pmid": r.pmid,
+                       "functional": r.functional, "experiments": r.experiments,
+                       "evidence": pd.Categorical.from_codes(r.evidence, mirtarbase.EVIDENCE)})
+
+
+def _write_parquet(table: pd.DataFrame, path: str) -> None:
+  with atomic.atomic_path(path) as tmp:
+    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), tmp,
+                   row_group_size=1 << 20, compression="zstd")

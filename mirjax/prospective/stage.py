@@ -1,0 +1,167 @@
+"""Training the prospective model: it learns what a future validation looks like from earlier
+cuts inside its own split's training records, never from the test period.
+
+For a split with present `now`, each inner window k = 1..windows cuts at T' = now - k * window: the
+features are those of the training records before T', the positives the pairs those same training
+records first report (functional) in [T', now) among nodes known before T' (class strong, or CLIP /
+other high-throughput), and the negatives `negatives_ratio` times as many pairs of known nodes that
+no training record holds (a share `matched_negatives` of them pairs of a positive's gene with another
+miRNA, so that the model also learns to rank a gene's candidates). The windows' rows are stacked. Every split (x seed) is one replica of one
+compiled program (mirjax/train/loop.py): rows padded to a common count with weight 0, per-replica
+input statistics, rate and key.
+"""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from mirjax import rng
+from mirjax.data import mirtarbase, protocols
+from mirjax.data.universe import Universe
+from mirjax.errors import ConfigError
+from mirjax.placement import Placement
+from mirjax.prospective import features, model
+from mirjax.train import loop
+
+STAGE = "prospective"  # checkpoint directory, metrics.jsonl rows and random stream
+
+
+@dataclasses.dataclass(frozen=True)
+class Examples:
+  """One replica's training rows."""
+  x: np.ndarray  # float32 [n, F]
+  y: np.ndarray  # int32 [n]: model.CLASSES index
+  windows: list  # per window: (cut, positives strong / high-throughput, negatives)
+
+
+def window_examples(u: Universe, split: protocols.Split, stats: features.SequenceStats,
+                    section, draw: np.random.Generator) -> Examples:
+  """The stacked inner-window rows of one split (section `prospective`: windows, window,
+  negatives_ratio, max_positives, recent)."""
+  r = u.records
+  trained_on = np.unique(r.pair[split.train])
+  xs, ys, report = [], [], []
+  for k in range(1, section.windows + 1):
+    cut = split.now - k * section.window
+    before = split.train & (r.pmid < cut)
+    feats = features.Features(u, before, cut, stats, section.recent)
+    later = r.select(split.train & (r.pmid >= cut) & r.functional)
+    new = mirtarbase.pairs_of(later)
+    keep = ~np.isin(new.key, feats.recorded)
+    m, g = np.divmod(new.key, u.shape[1])
+    keep &= feats.known_mirna[m] & feats.known_gene[g]
+    keys, strong = new.key[keep], new.evidence[keep] == mirtarbase.STRONG
+    weak = np.flatnonzero(~strong)
+    if len(weak) > section.max_positives:  # every strong positive stays
+      drop = np.setdiff1d(weak, draw.choice(weak, section.max_positives, replace=False))
+      keys, strong = np.delete(keys, drop), np.delete(strong, drop)
+    n_neg = int(round(section.negatives_ratio * len(keys)))
+    n_matched = int(round(section.matched_negatives * n_neg))
+    negatives = np.union1d(
+        protocols.never_recorded(u.shape, feats.known_mirna, feats.known_gene, n_neg - n_matched,
+                                 trained_on, draw),
+        _gene_matched(keys, n_matched, feats.known_mirna, u.shape, trained_on, draw))
+    pairs = np.concatenate([keys, negatives])
+    xs.append(feats.gather(*np.divmod(pairs, u.shape[1])))
+    ys.append(np.concatenate([np.where(strong, 1, 2), np.zeros(len(negatives), int)]))
+    report.append({"cut": int(cut), "strong": int(strong.sum()), "high_throughput":
+                   int((~strong).sum()), "negatives": int(len(negatives))})
+  return Examples(np.concatenate(xs), np.concatenate(ys).astype(np.int32), report)
+
+
+def _gene_matched(positives: np.ndarray, n: int, mirnas: np.ndarray, shape, recorded: np.ndarray,
+                  draw: np.random.Generator) -> np.ndarray:
+  """n pairs of a positive's gene with a known miRNA that no training record holds: negatives
+  that differ from a positive only in the miRNA, so the model learns to rank within a gene."""
+  rows = np.flatnonzero(mirnas)
+  out = np.zeros(0, np.int64)
+  while len(out) < n and len(positives):
+    genes = positives[draw.integers(0, len(positives), 2 * (n - len(out)))] % shape[1]
+    keys = rows[draw.integers(0, len(rows), len(genes))] * shape[1] + genes
+    out = np.union1d(out, keys[~np.isin(keys, recorded)])
+  return draw.permutation(out)[:n]
+
+
+def _loss_fn(net, class_weights):
+  def loss_fn(params, model_state, data, idx, train):
+    del train
+    x = (data["x"][idx] - data["mean"]) / data["std"]
+    y = data["y"][idx]
+    w = data["w"][idx] * class_weights[y]
+    ce = optax.softmax_cross_entropy_with_integer_labels(net.apply({"params": params}, x), y)
+    return (ce * w).sum() / jnp.maximum(w.sum(), 1e-6), model_state
+  return loss_fn
+
+
+@dataclasses.dataclass(frozen=True)
+class Trained:
+  """Every replica's parameters and input statistics; `scores` of any feature rows."""
+  net: model.MLPClassifier
+  params: dict  # [R, ...]
+  mean: np.ndarray  # [R, F]
+  std: np.ndarray
+
+  def scores(self, replica: int, x: np.ndarray, chunk: int = 1 << 20) -> dict:
+    """{'all', 'strong'}: float32 [n] log-odds of replica `replica` for feature rows x."""
+    p = jax.tree.map(lambda a: a[replica], self.params)
+    out = {s: [] for s in model.SCORES}
+    for start in range(0, len(x), chunk):
+      got = _scores(self.net, p, self.mean[replica], self.std[replica],
+                    jnp.asarray(x[start:start + chunk]))
+      for s in model.SCORES:
+        out[s].append(np.asarray(got[s]))
+    return {s: np.concatenate(v) if v else np.zeros(0, np.float32) for s, v in out.items()}
+
+
+def _scores_impl(net, params, mean, std, x):
+  return model.log_odds(net.apply({"params": params}, (x - mean) / std))
+
+
+_scores = jax.jit(_scores_impl, static_argnums=(0,))
+
+
+def train(examples: list[Examples], seeds: np.ndarray, section, train_section,
+          store: loop.Store) -> Trained:
+  """Trains one replica per entry of `examples` (seed `seeds[r]`) for section.epochs, as one
+  program; resumes from (or restores) the checkpoints in `store`."""
+  n = max(len(e.y) for e in examples)
+  if n < section.batch_size:
+    raise ConfigError(f"config.prospective.batch_size={section.batch_size} is larger than the "
+                      f"{n} training rows of the largest replica; lower it.")
+  f = examples[0].x.shape[1]
+  x = np.zeros((len(examples), n, f), np.float32)
+  y = np.zeros((len(examples), n), np.int32)
+  w = np.zeros((len(examples), n), np.float32)
+  for i, e in enumerate(examples):
+    x[i, :len(e.y)], y[i, :len(e.y)], w[i, :len(e.y)] = e.x, e.y, 1.0
+  mean = np.stack([e.x.mean(0) for e in examples]).astype(np.float32)
+  std = np.stack([e.x.std(0) + 1e-3 for e in examples]).astype(np.float32)
+  net = model.pair_mlp(section.hidden)
+  steps = section.epochs * (n // section.batch_size)
+  tx = optax.chain(optax.scale_by_adam(), optax.add_decayed_weights(section.weight_decay),
+                   optax.scale_by_schedule(optax.cosine_decay_schedule(1.0, steps)),
+                   optax.scale(-1.0))  # AdamW with a cosine decay; each replica's rate scales it
+
+  def init(key):
+    k_init, k_shuffle = jax.random.split(key)
+    params = net.init(k_init, jnp.zeros((1, f)))["params"]
+    return loop.init_state(params, {}, tx, k_shuffle)
+  keys = jax.vmap(lambda s, i: rng.key(s, STAGE, i))(jnp.asarray(seeds),
+                                                      jnp.arange(len(examples)))
+  state = jax.vmap(init)(keys)
+  data = loop.ReplicaData(
+      own={"x": x, "y": y, "w": w, "mean": mean, "std": std,
+           "fit_idx": np.tile(np.arange(n, dtype=np.int32), (len(examples), 1)),
+           "val_idx": np.zeros((len(examples), 0), np.int32),
+           "learning_rate": np.full(len(examples), section.learning_rate, np.float32)},
+      shared={})
+  stage = store.stage(STAGE, section.epochs, section.batch_size, n)
+  class_weights = jnp.asarray([1.0, section.strong_weight, 1.0])
+  state = loop.train(stage, loop.make_epoch_fn(_loss_fn(net, class_weights), tx,
+                                               section.batch_size, n),
+                     state, data, placement=Placement.from_config(train_section, len(examples)),
+                     metrics_log=store.log)
+  return Trained(net, jax.tree.map(np.asarray, state["params"]), mean, std)

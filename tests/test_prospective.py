@@ -1,0 +1,165 @@
+"""The prospective protocols on a synthetic universe: no test-period record in any training role, the
+Woodbury EASE equals the direct one, and a whole run (train, predict, query) end to end."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+
+import ml_collections
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse
+
+from conftest import ROOT
+from mirjax import config as config_lib
+from mirjax import rng
+from mirjax.data import mirtarbase, protocols, synthetic_universe
+from mirjax.data import universe as universe_lib
+from mirjax.evaluation import baselines, record_baselines
+from mirjax.prospective import features, stage
+
+SMALL = {"protocols.cuts": (20_000_000, 24_000_000), "protocols.end": 29_000_000,
+         "protocols.folds": 2, "prospective.windows": 2, "prospective.window": 2_000_000,
+         "prospective.epochs": 3, "prospective.batch_size": 16, "protocols.ranking_genes": 50,
+         "protocols.bootstrap": 10}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+  directory = tmp_path_factory.mktemp("universe_inputs")
+  synthetic_universe.write_files(str(directory))
+  return str(directory)
+
+
+def _config(files, **overrides):
+  c = config_lib.default_config()
+  c.protocols.universe = "whole"
+  c.data.dir, c.data.fetch, c.data.verify_checksums = files, False, False
+  return config_lib.override(c, {**SMALL, **overrides})
+
+
+@pytest.fixture(scope="module")
+def universe(files):
+  c = _config(files)
+  return universe_lib.build("whole", c.data), c
+
+
+def test_evidence_classes():
+  assert mirtarbase.record_class("Luciferase reporter assay//Microarray") == mirtarbase.STRONG
+  assert mirtarbase.record_class("PAR-CLIP") == mirtarbase.CLIP
+  assert mirtarbase.record_class("HITS-CLIP//Microarray") == mirtarbase.CLIP
+  assert mirtarbase.record_class("Microarray//pSILAC") == mirtarbase.OTHER_HT
+  assert mirtarbase.record_class("Western blot;qRT-PCR") == mirtarbase.STRONG
+  assert mirtarbase.record_class("IlluminaExpressionArrays") == mirtarbase.OTHER_HT
+
+
+def test_woodbury_ease_equals_the_direct_one():
+  rng_ = np.random.default_rng(0)
+  x = rng_.random((30, 200)) < 0.1
+  got = record_baselines.ease_gene_side(scipy.sparse.csr_matrix(x), 20.0)
+  np.testing.assert_allclose(got, baselines._ease_columns(x.astype(float), 20.0), atol=1e-5)
+  got = record_baselines.ease_mirna_side(scipy.sparse.csr_matrix(x), 7.0)
+  np.testing.assert_allclose(got, baselines._ease_columns(x.T.astype(float), 7.0).T, atol=1e-5)
+
+
+def test_splits_test_only_what_training_never_saw(universe):
+  u, c = universe
+  r = u.records
+  recorded = np.unique(r.pair)
+  for split in protocols.splits(u, c.protocols):
+    assert len(split.positives) and len(split.negatives) == round(5 * len(split.positives))
+    seen = np.unique(r.pair[split.train])
+    assert not np.isin(split.positives, seen).any()  # no record of a test pair is trained on
+    assert not np.isin(split.negatives, recorded).any()  # never recorded anywhere
+    m, g = np.divmod(np.r_[split.positives, split.negatives], u.shape[1])
+    assert split.test_mirnas[m].all() and split.test_genes[g].all()
+    if split.protocol == "temporal":
+      t = c.protocols.cuts[split.index]
+      assert r.pmid[split.train].max() < t and split.now == t
+    if split.protocol == "papers":  # a held-out paper is wholly out
+      assert not np.isin(r.pmid[~split.train], r.pmid[split.train]).any()
+    if split.protocol.startswith("cold"):  # a new node has no training record at all
+      side = r.mirna if split.protocol == "cold_mirna" else r.gene
+      new = split.test_mirnas if split.protocol == "cold_mirna" else split.test_genes
+      assert not new[side[split.train]].any()
+
+
+def _training_view(u, split, stats, section, pairs):
+  """Everything a split's model and baselines read, computed on the split."""
+  ex = stage.window_examples(u, split, stats, section, rng.generator(0, "prospective_windows", 0))
+  feats = features.Features(u, split.train, split.now, stats, section.recent)
+  m, g = np.divmod(pairs, u.shape[1])
+  scores = {name: f(m, g) for name, f in record_baselines.scorers(feats).items()}
+  return ex, feats.gather(m, g), scores
+
+
+def test_no_test_period_record_reaches_any_training_role(universe):
+  """Recomputed on a table that holds only the split's training records (its test period and
+  held-out papers deleted), the model's training rows, every feature and every baseline are the
+  same: nothing outside training reaches them."""
+  u, c = universe
+  stats = features.SequenceStats(u)
+  for split in protocols.splits(u, c.protocols):
+    pairs = np.r_[split.positives, split.negatives]
+    full = _training_view(u, split, stats, c.prospective, pairs)
+    kept = dataclasses.replace(u, records=u.records.select(split.train))
+    alone = _training_view(kept, dataclasses.replace(split, train=np.ones(split.train.sum(), bool)),
+                           stats, c.prospective, pairs)
+    np.testing.assert_array_equal(full[0].x, alone[0].x)
+    np.testing.assert_array_equal(full[0].y, alone[0].y)
+    np.testing.assert_array_equal(full[1], alone[1])
+    for name in full[2]:
+      np.testing.assert_array_equal(full[2][name], alone[2][name], err_msg=name)
+
+
+def _launch(files, workdir, *args):
+  c = _config(files)
+  flags = [f"--config.{k}={v!r}" if isinstance(v, tuple) else f"--config.{k}={v}"
+           for k, v in SMALL.items()]
+  return subprocess.run(
+      [sys.executable, os.path.join(ROOT, "launch.py"), "--config=configs/whole.py",
+       f"--workdir={workdir}", f"--config.data.dir={c.data.dir}", "--config.data.fetch=False",
+       "--config.data.verify_checksums=False", *flags, *args], cwd=ROOT, capture_output=True,
+      text=True, timeout=900)
+
+
+def test_train_predict_query_end_to_end(files, tmp_path):
+  w = tmp_path / "w"
+  p = _launch(files, w)
+  assert p.returncode == 0, p.stderr[-3000:]
+  results = json.loads((w / "results.json").read_text())
+  protocols_run = {s["protocol"] for s in results["splits"]}
+  assert protocols_run == set(config_lib.default_config().protocols.protocols)
+  board = (w / "leaderboard.md").read_text()
+  assert "## temporal T=24.0M" in board and "within-study completion" in board
+  for name in record_baselines.NAMES:
+    assert f"| {name} |" in board
+  metrics = pd.read_csv(w / "metrics.csv")
+  assert set(metrics["subset"]) >= {"all", "strong", "clip"}
+  assert (w / "splits.json").exists() and (w / "config.json").exists()
+  p = _launch(files, w, "--mode=predict")
+  assert p.returncode == 0, p.stderr[-3000:]
+  table = pd.read_parquet(w / "predictions" / "all_pairs.parquet")
+  u = json.loads((w / "splits.json").read_text())
+  assert len(table) == u["n_mirna"] * u["n_gene"]
+  assert sorted(table["rank"]) == list(range(1, len(table) + 1))
+  assert (table.groupby("gene", observed=True)["rank_in_gene"].min() == 1).all()
+  assert set(table["status"]) >= {"positive", "unknown"}
+  assert (w / "predictions" / "top_by_gene.csv").exists()
+  gene = table.loc[table["status"] == "positive", "gene"].iloc[0]
+  t = time.time()
+  p = _launch(files, w, "--mode=query", f"--gene={gene.lower()}", "--top=5", "--include_known")
+  assert p.returncode == 0, p.stderr[-2000:]
+  assert f"top 5 miRNAs for {gene.lower()}" in p.stdout and "records of the known pairs" in p.stdout
+  assert "sites_8mer" in p.stdout and "reasons" in p.stdout
+  p = _launch(files, w, "--mode=query", f"--gene={gene}", "--top=3", "--format=json")
+  rows = json.loads(p.stdout)["rows"]
+  assert len(rows) == 3 and all(r["status"] == "unknown" and r["gene"] == gene for r in rows)
+  p = _launch(files, w, "--mode=query", "--gene=TP53", "--format=csv")
+  assert p.returncode != 0 and "gene 'TP53' is not in the grid" not in p.stderr
+  assert "error: gene 'TP53' is not" in p.stderr and "Traceback" not in p.stderr
+  assert time.time() - t < 120
