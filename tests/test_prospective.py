@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 
-import ml_collections
 import numpy as np
 import pandas as pd
 import pytest
@@ -163,3 +162,26 @@ def test_train_predict_query_end_to_end(files, tmp_path):
   assert p.returncode != 0 and "gene 'TP53' is not in the grid" not in p.stderr
   assert "error: gene 'TP53' is not" in p.stderr and "Traceback" not in p.stderr
   assert time.time() - t < 120
+
+
+def test_hit_at_20_ranks_each_test_genes_candidates():
+  """Gene 3 has 5 new partners, gene 5 has 30; pair (45, 3) was recorded before, so it is no
+  candidate. A perfect scorer finds 5 + 20 of 35; a constant one finds each gene's share of a
+  random top 20 among its candidates (49 and 50)."""
+  from mirjax.evaluation import prospective as measures
+  shape = (50, 7)
+  positives = np.sort(np.r_[np.arange(5) * 7 + 3, np.arange(10, 40) * 7 + 5]).astype(np.int64)
+  negatives = np.array([47 * 7 + 1, 48 * 7 + 2], np.int64)
+  split = protocols.Split("temporal", 0, "t", np.zeros(1, bool), 0, positives,
+                          np.full(len(positives), mirtarbase.STRONG, np.int8), negatives,
+                          np.ones(50, bool), np.ones(7, bool))
+  recorded = np.sort(np.r_[positives, 45 * 7 + 3])
+  keys_of = lambda m, g: m.astype(np.int64) * 7 + g  # noqa: E731
+  scorers = {"perfect": lambda m, g: np.isin(keys_of(m, g), positives).astype(float),
+             "flat": lambda m, g: np.zeros(len(m))}
+  scored = measures.score_split(split, scorers, shape, recorded, 10, 0, features.is_member)
+  assert set(scored) == {"all", "strong"} and list(scored["all"].ranked_genes) == [3, 5]
+  got = measures.metrics_with_bootstrap(scored["all"], ("perfect",), 5, 0)
+  assert got["perfect"]["hit@20"] == pytest.approx(25 / 35)
+  assert got["flat"]["hit@20"] == pytest.approx((5 * 20 / 49 + 30 * 20 / 50) / 35)
+  assert got["perfect"]["auc"] == 1.0 and got["flat"]["auc"] == 0.5

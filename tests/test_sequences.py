@@ -98,3 +98,13 @@ def test_readers_and_their_plain_errors(tmp_path):
     sequences.read_utrs(str(utrs))
   with pytest.raises(ValueError, match="nt 2-8"):
     sequences.Seed.of("UGNNG")
+
+
+def test_repeated_utr_stretches_count_once():
+  core = _revcomp("TGAGGTAGTAGG"[1:7])
+  stretch = "GGC" + core + "AGG"
+  utr = "NN".join([stretch, "ACGT", stretch, stretch]) + "NNN"
+  assert sequences.deduplicated(utr) == stretch + "N" + "ACGT"
+  counts = sequences.site_counts([sequences.Seed.of("UGAGGUAGUAGGUUGUAUAGUU")],
+                                 sequences.context_counts([sequences.deduplicated(utr)]))
+  assert counts.sum() == 1

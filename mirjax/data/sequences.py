@@ -15,6 +15,7 @@ before it and the base after it, N for none), the codes are tallied per UTR once
 
 import dataclasses
 import gzip
+import re
 from typing import NamedTuple
 
 import numpy as np
@@ -106,6 +107,14 @@ def read_utrs(path: str) -> dict[int, str]:
     raise DataError(f"{path}: line {bad[0] + 1} is not 'Entrez gene ID,sequence' "
                     f"({int(bad.size)} such line(s)).")
   return dict(zip(entrez.astype(np.int64).tolist(), df["sequence"].str.upper().tolist()))
+
+
+def deduplicated(utr: str) -> str:
+  """The UTR with each stretch between runs of N kept once, in order of first appearance: the UTR
+  table repeats some stretches (TP53's 1,778 distinct letters come as 75 stretches, 24 copies of
+  one), which would multiply their seed sites."""
+  seen = dict.fromkeys(part for part in re.split("N+", utr.upper()) if part)
+  return "N".join(seen)
 
 
 def encode(sequence: str) -> np.ndarray:

@@ -68,7 +68,8 @@ def _content(records: mirtarbase.Records, paths: dict) -> Content:
   mature = sequences.read_mature(paths["mirbase_mature"])
   mirna_seqs, named = sequences.map_mirnas(records.mirnas, mature)
   utrs = sequences.read_utrs(paths["utr3"])
-  gene_utrs = [utrs.get(int(e), "") for e in records.entrez]
+  raw = [utrs.get(int(e), "") for e in records.entrez]
+  gene_utrs = [sequences.deduplicated(u) for u in raw]
   seeds = [sequences.Seed.of(s) if s else None for s in mirna_seqs]
   has_seed = np.array([s is not None for s in seeds])
   counts = sequences.site_counts([s for s in seeds if s is not None],
@@ -89,6 +90,7 @@ def _content(records: mirtarbase.Records, paths: dict) -> Content:
   report = {
       "mirnas_with_sequence": int(has_seed.sum()), "mirnas": len(seeds), "mirna_names": named,
       "distinct_seeds": len(family_of), "genes_with_utr": int((utr_length > 0).sum()),
+      "utrs_with_repeated_stretches": int(sum(len(a) != len(b) for a, b in zip(raw, gene_utrs))),
       "genes": len(gene_utrs), "target_list_names": matched,
       "target_list_pairs": {k: int(v.nnz) for k, v in predicted.items()},
       "target_list_mirnas": {k: int((v.getnnz(1) > 0).sum()) for k, v in predicted.items()},

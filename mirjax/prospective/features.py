@@ -126,23 +126,32 @@ class Features:
                "log_strong_degree_product", "nonfunctional_record"])
 
   def gather(self, m: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """float32 [n, F] features of pairs (m[i], g[i]), in `names()` order."""
+    """float32 [n, F] features of pairs (m[i], g[i]), in `names()` order (filled column by column
+    into one array: gathers of millions of candidate pairs are the evaluation's main cost)."""
     s, c = self.stats, self.u.content
-    cols = []
+    out = np.empty((len(m), len(self.names())), np.float32)
+    j = 0
+
+    def put(column):
+      nonlocal j
+      out[:, j] = column
+      j += 1
     for side, idx, keys in ((self.mirna, m, _NODE + ("family_deg",)), (self.gene, g, _NODE)):
       for k in keys:
-        cols.append(side[k][idx] if k.startswith("age") else np.log1p(side[k][idx]))
+        put(side[k][idx] if k.startswith("age") else np.log1p(side[k][idx]))
     sites = c.sites[m, g].astype(np.float32)
     seven = sites[:, :3].sum(1)
     length = np.maximum(c.utr_length[g], 1.0)
     score = sites @ SITE_WEIGHTS
     key = m.astype(np.int64) * self.u.shape[1] + g
-    cols += [np.log1p(s.family_size[m]), s.rate7[m], s.rate6[m], c.has_seed[m],
-             np.log1p(c.utr_length[g]), c.utr_length[g] > 0, *np.log1p(sites).T, seven > 0,
-             1000 * seven / length, 1000 * sites[:, 3] / length,
-             (score - s.gene_mean[g]) / s.gene_std[g], (score - s.mirna_mean[m]) / s.mirna_std[m],
-             is_member(key, s.predicted["targetscan"]), is_member(key, s.predicted["pita"]),
-             np.log1p(self.mirna["deg"][m]) + np.log1p(self.gene["deg"][g]),
-             np.log1p(self.mirna["deg_strong"][m]) + np.log1p(self.gene["deg_strong"][g]),
-             is_member(key, self.nonfunctional)]
-    return np.stack([np.asarray(col, np.float32) for col in cols], axis=1)
+    for column in (np.log1p(s.family_size[m]), s.rate7[m], s.rate6[m], c.has_seed[m],
+                   np.log1p(c.utr_length[g]), c.utr_length[g] > 0, *np.log1p(sites).T, seven > 0,
+                   1000 * seven / length, 1000 * sites[:, 3] / length,
+                   (score - s.gene_mean[g]) / s.gene_std[g],
+                   (score - s.mirna_mean[m]) / s.mirna_std[m],
+                   is_member(key, s.predicted["targetscan"]), is_member(key, s.predicted["pita"]),
+                   np.log1p(self.mirna["deg"][m]) + np.log1p(self.gene["deg"][g]),
+                   np.log1p(self.mirna["deg_strong"][m]) + np.log1p(self.gene["deg_strong"][g]),
+                   is_member(key, self.nonfunctional)):
+      put(column)
+    return out

@@ -2,12 +2,14 @@
 
 Writes to `W/predictions/`:
 - `all_pairs.parquet`: one row per pair (39.1 M for the whole table), sorted by gene, then rank:
-  mirna, gene, score (P of any validation, from the odds the model predicts), score_strong (P of a
-  strong one), rank (1 = highest score of all pairs), rank_in_gene, status (positive /
+  mirna, gene, score (the model's log-odds of any future validation), score_strong (of a strong
+  one), rank (1 = highest score of all pairs), rank_in_gene, rank_in_mirna, status (positive /
   nonfunctional_record / unknown), evidence (a positive's class), the four seed-site counts,
-  targetscan, pita, and `reasons`: the two features that raised its score most (gradient x input,
-  standardized: a first-order attribution);
+  targetscan, pita, and `reasons`: the two features that raised its score most (gradient x
+  standardized input: a first-order attribution); `all_pairs_by_mirna.parquet`: the same rows
+  sorted by miRNA, so that a query of either reads a few row groups;
 - `records.parquet`: every record of the table (for a known pair's experiments and PMIDs);
+- `nodes.json`: the universe's miRNA and gene names (a query resolves names from it);
 - `top_by_gene.csv`, `top_by_mirna.csv`: each node's top `predict.top` unknown candidates.
 """
 
@@ -25,12 +27,13 @@ from absl import logging
 from mirjax import atomic, rng
 from mirjax.data import mirtarbase, protocols
 from mirjax.data import universe as universe_lib
-from mirjax.evaluation import metrics
 from mirjax.prospective import features, model, stage
 from mirjax.train import loop
 
 DIR = "predictions"
-PAIRS, RECORDS = "all_pairs.parquet", "records.parquet"
+PAIRS, PAIRS_BY_MIRNA, RECORDS, NODES = ("all_pairs.parquet", "all_pairs_by_mirna.parquet",
+                                         "records.parquet", "nodes.json")
+ROW_GROUP = 1 << 16  # rows per parquet row group: a node's rows span one or two
 FINAL = "final_"  # the model of all records: checkpoints/final_prospective
 STATUS = ("unknown", "positive", "nonfunctional_record")
 
@@ -79,7 +82,12 @@ def run(config, workdir: str, t0: float) -> pd.DataFrame:
   table = _table(u, pairs, score, strong, reasons, names)
   out = os.path.join(workdir, DIR)
   _write_parquet(table, os.path.join(out, PAIRS))
+  by_mirna = np.lexsort((table["rank"].to_numpy(), table["mirna"].cat.codes.to_numpy()))
+  _write_parquet(table.iloc[by_mirna], os.path.join(out, PAIRS_BY_MIRNA))
+  del by_mirna
   _write_parquet(_records(u), os.path.join(out, RECORDS))
+  atomic.write_json(os.path.join(out, NODES), {
+      "mirnas": [u.records.mirnas[i] for i in mirnas], "genes": [u.records.genes[i] for i in genes]})
   unknown = table[table["status"] == "unknown"]
   for by, name in (("gene", "top_by_gene.csv"), ("mirna", "top_by_mirna.csv")):
     top = unknown.sort_values([by, "rank"]).groupby(by, observed=True).head(config.predict.top)
@@ -108,8 +116,7 @@ def _table(u, pairs, score, strong, reasons, names) -> pd.DataFrame:
   sites = u.content.sites[m, g]
   table = pd.DataFrame({
       "mirna": pd.Categorical.from_codes(m, r.mirnas), "gene": pd.Categorical.from_codes(g, r.genes),
-      "score": metrics.probability(score).astype(np.float32),
-      "score_strong": metrics.probability(strong).astype(np.float32), "rank": rank,
+      "score": score, "score_strong": strong, "rank": rank.astype(np.int32),
       "status": pd.Categorical.from_codes(status, STATUS),
       "evidence": pd.Categorical.from_codes(evidence, mirtarbase.EVIDENCE),
       **{f"sites_{t}": sites[:, i] for i, t in enumerate(("8mer", "7mer_m8", "7mer_a1", "6mer"))},
@@ -117,8 +124,12 @@ def _table(u, pairs, score, strong, reasons, names) -> pd.DataFrame:
       "pita": features.is_member(pairs, _keys(u.content.predicted["pita"])),
       "reasons": pd.Categorical.from_codes(_reason_codes(reasons, len(names)),
                                            _reason_names(names))})
+  in_mirna = np.empty(len(pairs), np.int32)  # pairs are miRNA-major: each block one miRNA
+  by_mirna = np.lexsort((-score, m))
+  in_mirna[by_mirna] = np.arange(len(pairs)) - np.searchsorted(m[by_mirna], m[by_mirna]) + 1
+  table["rank_in_mirna"] = in_mirna
   table = table.iloc[order].reset_index(drop=True)
-  table.insert(5, "rank_in_gene", table.groupby("gene", observed=True).cumcount() + 1)
+  table.insert(5, "rank_in_gene", table.groupby("gene", observed=True).cumcount().astype(np.int32) + 1)
   return table
 
 
@@ -144,6 +155,10 @@ def _records(u) -> pd.DataFrame:
 
 
 def _write_parquet(table: pd.DataFrame, path: str) -> None:
+  """Names as plain strings (parquet dictionary-encodes them and keeps their min/max per row group,
+  which lets a filtered read skip every other row group)."""
+  arrow = pa.Table.from_pandas(table, preserve_index=False)
+  arrow = arrow.cast(pa.schema([pa.field(f.name, pa.string()) if pa.types.is_dictionary(f.type)
+                                else f for f in arrow.schema]))
   with atomic.atomic_path(path) as tmp:
-    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), tmp,
-                   row_group_size=1 << 20, compression="zstd")
+    pq.write_table(arrow, tmp, row_group_size=ROW_GROUP, compression="zstd")

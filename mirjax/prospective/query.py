@@ -11,7 +11,6 @@ import json
 import os
 
 import pandas as pd
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from mirjax import ranking
@@ -20,51 +19,36 @@ from mirjax.errors import MirjaxError
 from mirjax.prospective import predict
 
 FORMATS = ("table", "csv", "json")
-COLUMNS = ["mirna", "gene", "score", "score_strong", "rank", "rank_in_gene", "status", "evidence",
-           "sites_8mer", "sites_7mer_m8", "sites_7mer_a1", "sites_6mer", "targetscan", "pita",
-           "reasons"]
-
-
-def _names(path: str, column: str) -> list[str]:
-  """The distinct names of a dictionary-encoded column, from its first row group's dictionary."""
-  return pq.ParquetFile(path).read_row_group(0, columns=[column]).column(column).chunk(0) \
-      .dictionary.to_pylist()
-
-
-def _rows(path: str, **equal) -> pd.DataFrame:
-  filters = None
-  for column, value in equal.items():
-    term = pads.field(column) == value
-    filters = term if filters is None else filters & term
-  table = pads.dataset(path).to_table(columns=COLUMNS, filter=filters).to_pandas()
-  for column in ("mirna", "gene", "status", "evidence", "reasons"):
-    table[column] = table[column].astype(str)
-  return table.sort_values("rank").reset_index(drop=True)
+def _rows(path: str, by: str, **equal) -> pd.DataFrame:
+  """The rows whose columns equal `equal`, sorted by `by`: a file sorted by the filtered column is
+  read only in the row groups whose statistics admit the name."""
+  table = pq.read_table(path, filters=[(column, "==", value) for column, value in equal.items()])
+  return table.to_pandas().sort_values(by).reset_index(drop=True)
 
 
 def _records(directory: str, **equal) -> pd.DataFrame:
-  path = os.path.join(directory, predict.RECORDS)
-  filters = [(column, "=", value) for column, value in equal.items()]
-  records = pq.read_table(path, filters=filters).to_pandas()
-  return records.sort_values("pmid").reset_index(drop=True)
+  return _rows(os.path.join(directory, predict.RECORDS), "pmid", **equal)
 
 
 def answer(workdir: str, query: ranking.Query) -> tuple[pd.DataFrame, pd.DataFrame | None]:
   """(rows, the records of the pairs shown that have any)."""
   directory = os.path.join(workdir, predict.DIR)
-  path = os.path.join(directory, predict.PAIRS)
-  if not os.path.exists(path):
-    raise MirjaxError(f"{path} does not exist: run --mode=predict with the same --config and "
-                      "--workdir first.")
+  nodes_path = os.path.join(directory, predict.NODES)
+  if not os.path.exists(nodes_path):
+    raise MirjaxError(f"{nodes_path} does not exist: run --mode=predict with the same --config "
+                      "and --workdir first.")
+  with open(nodes_path, encoding="utf-8") as f:
+    nodes = json.load(f)
   names, where = {}, "this universe (every miRNA and gene with a functional miRTarBase record)"
-  if query.mirna:
-    names["mirna"] = ranking.resolve_name(query.mirna, _names(path, "mirna"), "miRNA", where)
   if query.gene:
-    names["gene"] = ranking.resolve_name(query.gene, _names(path, "gene"), "gene", where)
+    names["gene"] = ranking.resolve_name(query.gene, nodes["genes"], "gene", where)
+  if query.mirna:
+    names["mirna"] = ranking.resolve_name(query.mirna, nodes["mirnas"], "miRNA", where)
   if not names:
     raise MirjaxError("a universe's query needs --gene, --mirna or both: 39 M pairs have no "
                       "useful single list.")
-  rows = _rows(path, **names)
+  rows = _rows(os.path.join(directory, predict.PAIRS if "gene" in names
+                            else predict.PAIRS_BY_MIRNA), "rank", **names)
   if len(names) == 1 and not query.include_known:
     rows = rows[rows["status"] == "unknown"]
   rows = rows.head(query.top).reset_index(drop=True)

@@ -126,19 +126,20 @@ _scores = jax.jit(_scores_impl, static_argnums=(0,))
 def train(examples: list[Examples], seeds: np.ndarray, section, train_section,
           store: loop.Store) -> Trained:
   """Trains one replica per entry of `examples` (seed `seeds[r]`) for section.epochs, as one
-  program; resumes from (or restores) the checkpoints in `store`."""
-  n = max(len(e.y) for e in examples)
+  program; resumes from (or restores) the checkpoints in `store`. Consumes `examples`: each entry is
+  released once it is copied into the padded replica arrays (the rows are the run's largest data)."""
+  r, n = len(examples), max(len(e.y) for e in examples)
   if n < section.batch_size:
     raise ConfigError(f"config.prospective.batch_size={section.batch_size} is larger than the "
                       f"{n} training rows of the largest replica; lower it.")
   f = examples[0].x.shape[1]
-  x = np.zeros((len(examples), n, f), np.float32)
-  y = np.zeros((len(examples), n), np.int32)
-  w = np.zeros((len(examples), n), np.float32)
-  for i, e in enumerate(examples):
+  x, y, w = np.zeros((r, n, f), np.float32), np.zeros((r, n), np.int32), np.zeros((r, n), np.float32)
+  mean, std = np.zeros((r, f), np.float32), np.zeros((r, f), np.float32)
+  for i in range(r):
+    e, examples[i] = examples[i], None
     x[i, :len(e.y)], y[i, :len(e.y)], w[i, :len(e.y)] = e.x, e.y, 1.0
-  mean = np.stack([e.x.mean(0) for e in examples]).astype(np.float32)
-  std = np.stack([e.x.std(0) + 1e-3 for e in examples]).astype(np.float32)
+    mean[i], std[i] = e.x.mean(0), e.x.std(0) + 1e-3
+    del e
   net = model.pair_mlp(section.hidden)
   steps = section.epochs * (n // section.batch_size)
   tx = optax.chain(optax.scale_by_adam(), optax.add_decayed_weights(section.weight_decay),
@@ -149,19 +150,18 @@ def train(examples: list[Examples], seeds: np.ndarray, section, train_section,
     k_init, k_shuffle = jax.random.split(key)
     params = net.init(k_init, jnp.zeros((1, f)))["params"]
     return loop.init_state(params, {}, tx, k_shuffle)
-  keys = jax.vmap(lambda s, i: rng.key(s, STAGE, i))(jnp.asarray(seeds),
-                                                      jnp.arange(len(examples)))
+  keys = jax.vmap(lambda s, i: rng.key(s, STAGE, i))(jnp.asarray(seeds), jnp.arange(r))
   state = jax.vmap(init)(keys)
   data = loop.ReplicaData(
       own={"x": x, "y": y, "w": w, "mean": mean, "std": std,
-           "fit_idx": np.tile(np.arange(n, dtype=np.int32), (len(examples), 1)),
-           "val_idx": np.zeros((len(examples), 0), np.int32),
-           "learning_rate": np.full(len(examples), section.learning_rate, np.float32)},
+           "fit_idx": np.tile(np.arange(n, dtype=np.int32), (r, 1)),
+           "val_idx": np.zeros((r, 0), np.int32),
+           "learning_rate": np.full(r, section.learning_rate, np.float32)},
       shared={})
   stage = store.stage(STAGE, section.epochs, section.batch_size, n)
   class_weights = jnp.asarray([1.0, section.strong_weight, 1.0])
   state = loop.train(stage, loop.make_epoch_fn(_loss_fn(net, class_weights), tx,
                                                section.batch_size, n),
-                     state, data, placement=Placement.from_config(train_section, len(examples)),
+                     state, data, placement=Placement.from_config(train_section, r),
                      metrics_log=store.log)
   return Trained(net, jax.tree.map(np.asarray, state["params"]), mean, std)
