@@ -185,3 +185,13 @@ def test_hit_at_20_ranks_each_test_genes_candidates():
   assert got["perfect"]["hit@20"] == pytest.approx(25 / 35)
   assert got["flat"]["hit@20"] == pytest.approx((5 * 20 / 49 + 30 * 20 / 50) / 35)
   assert got["perfect"]["auc"] == 1.0 and got["flat"]["auc"] == 0.5
+
+
+def test_query_path_imports_no_jax():
+  """A universe's query must answer in well under 2 s: importing JAX alone takes about that long."""
+  code = ("import sys; from mirjax.prospective import query; "
+          "print(sorted(m for m in ('jax', 'flax', 'optax', 'orbax') if m in sys.modules))")
+  p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                     timeout=120)
+  assert p.returncode == 0, p.stderr[-2000:]
+  assert p.stdout.strip() == "[]"

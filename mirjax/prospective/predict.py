@@ -28,11 +28,9 @@ from mirjax import atomic, rng
 from mirjax.data import mirtarbase, protocols
 from mirjax.data import universe as universe_lib
 from mirjax.prospective import features, model, stage
+from mirjax.prospective.files import DIR, NODES, PAIRS, PAIRS_BY_MIRNA, RECORDS
 from mirjax.train import loop
 
-DIR = "predictions"
-PAIRS, PAIRS_BY_MIRNA, RECORDS, NODES = ("all_pairs.parquet", "all_pairs_by_mirna.parquet",
-                                         "records.parquet", "nodes.json")
 ROW_GROUP = 1 << 16  # rows per parquet row group: a node's rows span one or two
 FINAL = "final_"  # the model of all records: checkpoints/final_prospective
 STATUS = ("unknown", "positive", "nonfunctional_record")

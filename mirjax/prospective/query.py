@@ -16,9 +16,11 @@ import pyarrow.parquet as pq
 from mirjax import ranking
 from mirjax import workdir as workdir_lib
 from mirjax.errors import MirjaxError
-from mirjax.prospective import predict
+from mirjax.prospective import files
 
 FORMATS = ("table", "csv", "json")
+
+
 def _rows(path: str, by: str, **equal) -> pd.DataFrame:
   """The rows whose columns equal `equal`, sorted by `by`: a file sorted by the filtered column is
   read only in the row groups whose statistics admit the name."""
@@ -27,13 +29,13 @@ def _rows(path: str, by: str, **equal) -> pd.DataFrame:
 
 
 def _records(directory: str, **equal) -> pd.DataFrame:
-  return _rows(os.path.join(directory, predict.RECORDS), "pmid", **equal)
+  return _rows(os.path.join(directory, files.RECORDS), "pmid", **equal)
 
 
 def answer(workdir: str, query: ranking.Query) -> tuple[pd.DataFrame, pd.DataFrame | None]:
   """(rows, the records of the pairs shown that have any)."""
-  directory = os.path.join(workdir, predict.DIR)
-  nodes_path = os.path.join(directory, predict.NODES)
+  directory = os.path.join(workdir, files.DIR)
+  nodes_path = os.path.join(directory, files.NODES)
   if not os.path.exists(nodes_path):
     raise MirjaxError(f"{nodes_path} does not exist: run --mode=predict with the same --config "
                       "and --workdir first.")
@@ -47,8 +49,8 @@ def answer(workdir: str, query: ranking.Query) -> tuple[pd.DataFrame, pd.DataFra
   if not names:
     raise MirjaxError("a universe's query needs --gene, --mirna or both: 39 M pairs have no "
                       "useful single list.")
-  rows = _rows(os.path.join(directory, predict.PAIRS if "gene" in names
-                            else predict.PAIRS_BY_MIRNA), "rank", **names)
+  rows = _rows(os.path.join(directory, files.PAIRS if "gene" in names
+                            else files.PAIRS_BY_MIRNA), "rank", **names)
   if len(names) == 1 and not query.include_known:
     rows = rows[rows["status"] == "unknown"]
   rows = rows.head(query.top).reset_index(drop=True)

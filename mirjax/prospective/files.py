@@ -1,0 +1,8 @@
+"""Where `--mode=predict` of a universe writes, and what `--mode=query` reads: one owner for the
+names, importable without JAX so that a query answers in well under 2 s."""
+
+DIR = "predictions"
+PAIRS = "all_pairs.parquet"  # every pair, sorted by gene then rank
+PAIRS_BY_MIRNA = "all_pairs_by_mirna.parquet"  # the same rows sorted by miRNA then rank
+RECORDS = "records.parquet"  # every record of the table
+NODES = "nodes.json"  # the universe's miRNA and gene names
