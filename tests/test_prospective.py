@@ -148,7 +148,17 @@ def test_train_predict_query_end_to_end(files, tmp_path):
   assert sorted(table["rank"]) == list(range(1, len(table) + 1))
   assert (table.groupby("gene", observed=True)["rank_in_gene"].min() == 1).all()
   assert set(table["status"]) >= {"positive", "unknown"}
-  assert (w / "predictions" / "top_by_gene.csv").exists()
+  unknown = table[table["status"] == "unknown"]
+  others = table[table["status"] != "unknown"]  # no feature of theirs was out of training's range
+  assert others["score_strong"].between(unknown["score_strong"].min() - 5,
+                                        unknown["score_strong"].max() + 5).all()
+  top = config_lib.default_config().predict.top
+  for by in ("gene", "mirna"):  # each node's top unknown candidates, best first
+    got = pd.read_csv(w / "predictions" / f"top_by_{by}.csv")
+    want = unknown.sort_values([by, "rank"]).groupby(by, observed=True).head(top)
+    assert list(got["rank"]) == list(want["rank"])
+  in_mirna = table.sort_values("rank").groupby("mirna", observed=True).cumcount() + 1
+  assert (table["rank_in_mirna"] == in_mirna.loc[table.index]).all()
   gene = table.loc[table["status"] == "positive", "gene"].iloc[0]
   t = time.time()
   p = _launch(files, w, "--mode=query", f"--gene={gene.lower()}", "--top=5", "--include_known")
@@ -156,7 +166,7 @@ def test_train_predict_query_end_to_end(files, tmp_path):
   assert f"top 5 miRNAs for {gene.lower()}" in p.stdout and "records of the known pairs" in p.stdout
   assert "sites_8mer" in p.stdout and "reasons" in p.stdout
   p = _launch(files, w, "--mode=query", f"--gene={gene}", "--top=3", "--format=json")
-  rows = json.loads(p.stdout)["rows"]
+  rows = json.loads(p.stdout, parse_constant=pytest.fail)["rows"]  # NaN is no JSON
   assert len(rows) == 3 and all(r["status"] == "unknown" and r["gene"] == gene for r in rows)
   p = _launch(files, w, "--mode=query", "--gene=TP53", "--format=csv")
   assert p.returncode != 0 and "gene 'TP53' is not in the grid" not in p.stderr

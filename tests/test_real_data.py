@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -85,3 +86,10 @@ def test_the_whole_universe_and_its_temporal_split(real_data_dir):
   # before it (they are neither test positives nor negatives here)
   assert len(split.positives) == 55_894 and len(split.negatives) == 5 * 55_894
   assert (u.records.pmid[split.train] < 25_000_000).all()
+  # every model input varies over the training rows: a constant one has no learned meaning, yet
+  # standardized by its near-zero spread it sends other pairs' scores anywhere
+  from mirjax.prospective import features, stage
+  c.prospective.windows = 1
+  x = stage.window_examples(u, split, features.SequenceStats(u), c.prospective,
+                            np.random.default_rng(0)).x
+  assert not [n for n, spread in zip(features.Features.names(), np.ptp(x, 0)) if spread == 0]

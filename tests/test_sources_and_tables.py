@@ -88,6 +88,30 @@ def test_checksum_mismatch(synthetic_files):
   assert "verify_checksums=False" in str(e.value)
 
 
+def test_a_verified_copy_is_hashed_again_once_it_changes(synthetic_files, tmp_path, monkeypatch):
+  """The sha256 of a verified copy is remembered by path, size and mtime; an edit in place (same
+  size) must still be caught."""
+  _with_checksums_of(synthetic_files, monkeypatch)
+  src = sources.SOURCES["mirna_embeddings"]
+  d = tmp_path / "copy"
+  d.mkdir()
+  path = shutil.copy(synthetic_files["mirna_embeddings"], d)
+  hashed = []
+  monkeypatch.setattr(sources, "sha256_of", lambda p: hashed.append(p) or _real_sha256(p))
+  assert sources.locate(src, str(d), allow_fetch=False) == path
+  assert sources.locate(src, str(d), allow_fetch=False) == path
+  assert len(hashed) == 1  # the second run trusted the stamp
+  data = bytearray(open(path, "rb").read())
+  data[-2] = ord("7") if data[-2] != ord("7") else ord("8")
+  open(path, "wb").write(bytes(data))
+  os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 1_000_000))
+  with pytest.raises(DataError, match="sha256"):
+    sources.locate(src, str(d), allow_fetch=False)
+
+
+_real_sha256 = sources.sha256_of
+
+
 def test_truncated_gzip_is_a_clear_error(synthetic_files, tmp_path):
   gz = tmp_path / "hsa_MTI.csv.gz"
   with open(synthetic_files["mirtarbase"], "rb") as f:

@@ -80,7 +80,10 @@ def _content(records: mirtarbase.Records, paths: dict) -> Content:
   family_of = {}
   seed_family = np.array([family_of.setdefault(s[1:8], len(family_of)) if s else -1
                           for s in mirna_seqs], np.int32)
-  utr_length = np.array([sum(u.count(b) for b in "ACGT") for u in gene_utrs], np.float32)
+
+  def letters(utr: str) -> int:  # a UTR's length: its N padding is no sequence
+    return sum(utr.count(b) for b in "ACGT")
+  utr_length = np.array([letters(u) for u in gene_utrs], np.float32)
   lists = target_lists.read_lists(paths["target_predictions"])
   seven = sites[..., :3].any(-1)
   predicted, matched = {}, {}
@@ -90,7 +93,7 @@ def _content(records: mirtarbase.Records, paths: dict) -> Content:
   report = {
       "mirnas_with_sequence": int(has_seed.sum()), "mirnas": len(seeds), "mirna_names": named,
       "distinct_seeds": len(family_of), "genes_with_utr": int((utr_length > 0).sum()),
-      "utrs_with_repeated_stretches": int(sum(len(a) != len(b) for a, b in zip(raw, gene_utrs))),
+      "utrs_with_repeated_stretches": int(sum(letters(a) != n for a, n in zip(raw, utr_length))),
       "genes": len(gene_utrs), "target_list_names": matched,
       "target_list_pairs": {k: int(v.nnz) for k, v in predicted.items()},
       "target_list_mirnas": {k: int((v.getnnz(1) > 0).sum()) for k, v in predicted.items()},

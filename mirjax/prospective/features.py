@@ -7,8 +7,10 @@ partners first reported recently, CLIP records recently, a recency-decayed degre
 and last record, partners with non-functional records only; per miRNA also its seed family's degree
 and size and how many UTRs its seed hits; per gene its UTR length. Per pair: seed sites of each type,
 their density, the site score standardized within the gene and within the miRNA, TargetScan and PITA
-membership, and the degree products. `gather(m, g)` builds [n, F] float32 rows for any pairs, so no
-dense 39 M x F array is ever made.
+membership, and the degree products. A pair's own earlier records are no feature: every training
+row, window positive or negative, is a pair that no earlier record holds (such a column was constant
+in training and sent the scores of pairs with a non-functional record to +-400 log-odds).
+`gather(m, g)` builds [n, F] float32 rows for any pairs, so no dense 39 M x F array is ever made.
 """
 
 import numpy as np
@@ -123,7 +125,7 @@ class Features:
                "gene_log_utr", "gene_has_utr", "site_8mer", "site_7mer_m8", "site_7mer_a1",
                "site_6mer", "site_any7", "site_density7", "site_density6", "site_score_in_gene",
                "site_score_in_mirna", "targetscan", "pita", "log_degree_product",
-               "log_strong_degree_product", "nonfunctional_record"])
+               "log_strong_degree_product"])
 
   def gather(self, m: np.ndarray, g: np.ndarray) -> np.ndarray:
     """float32 [n, F] features of pairs (m[i], g[i]), in `names()` order (filled column by column
@@ -151,7 +153,6 @@ class Features:
                    (score - s.mirna_mean[m]) / s.mirna_std[m],
                    is_member(key, s.predicted["targetscan"]), is_member(key, s.predicted["pita"]),
                    np.log1p(self.mirna["deg"][m]) + np.log1p(self.gene["deg"][g]),
-                   np.log1p(self.mirna["deg_strong"][m]) + np.log1p(self.gene["deg_strong"][g]),
-                   is_member(key, self.nonfunctional)):
+                   np.log1p(self.mirna["deg_strong"][m]) + np.log1p(self.gene["deg_strong"][g])):
       put(column)
     return out

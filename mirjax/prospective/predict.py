@@ -36,14 +36,19 @@ FINAL = "final_"  # the model of all records: checkpoints/final_prospective
 STATUS = ("unknown", "positive", "nonfunctional_record")
 
 
-def _attributions(net, params, mean, std, x):
-  """Gradient x (standardized input) of the `all` log-odds: each feature's first-order share."""
+def _explained(net, params, mean, std, x):
+  """Both log-odds of each row, and the two features whose gradient x standardized input (a
+  first-order attribution) raised its `all` log-odds most, in one pass."""
   z = (x - mean) / std
-  grad = jax.vmap(jax.grad(lambda row: model.log_odds(net.apply({"params": params}, row))["all"]))(z)
-  return grad * z
+
+  def scores(row):
+    out = model.log_odds(net.apply({"params": params}, row))
+    return out["all"], out
+  grad, out = jax.vmap(jax.grad(scores, has_aux=True))(z)
+  return out, jax.lax.top_k(grad * z, 2)[1].astype(jnp.int16)
 
 
-_attributions_jit = jax.jit(_attributions, static_argnums=(0,))
+_explained_jit = jax.jit(_explained, static_argnums=(0,))
 
 
 def run(config, workdir: str, t0: float) -> pd.DataFrame:
@@ -67,34 +72,51 @@ def run(config, workdir: str, t0: float) -> pd.DataFrame:
   strong = np.empty(len(pairs), np.float32)
   reasons = np.empty((len(pairs), 2), np.int16)
   chunk = max(1, (1 << 20) // len(genes)) * len(genes)
+  first = jax.tree.map(lambda a: a[0], trained.params)
   for start in range(0, len(pairs), chunk):
     m, g = np.divmod(pairs[start:start + chunk], n_g)
     x = feats.gather(m, g)
-    runs = [trained.scores(r, x) for r in range(len(section.seeds))]
+    got, top = _explained_jit(trained.net, first, trained.mean[0], trained.std[0], jnp.asarray(x))
+    runs = [jax.tree.map(np.asarray, got)] + [trained.scores(r, x)
+                                               for r in range(1, len(section.seeds))]
     score[start:start + len(x)] = np.mean([r["all"] for r in runs], 0)
     strong[start:start + len(x)] = np.mean([r["strong"] for r in runs], 0)
-    contrib = np.asarray(_attributions_jit(  # of the first seed's network
-        trained.net, jax.tree.map(lambda a: a[0], trained.params), trained.mean[0],
-        trained.std[0], jnp.asarray(x)))
-    reasons[start:start + len(x)] = np.argsort(-contrib, axis=1)[:, :2]
+    reasons[start:start + len(x)] = np.asarray(top)  # of the first seed's network
   table = _table(u, pairs, score, strong, reasons, names)
+  del pairs, score, strong, reasons
   out = os.path.join(workdir, DIR)
-  _write_parquet(table, os.path.join(out, PAIRS))
-  by_mirna = np.lexsort((table["rank"].to_numpy(), table["mirna"].cat.codes.to_numpy()))
-  _write_parquet(table.iloc[by_mirna], os.path.join(out, PAIRS_BY_MIRNA))
+  unknown = (table["status"] == "unknown").to_numpy()
+  _write_outputs(table, unknown, "gene", os.path.join(out, PAIRS),
+                 os.path.join(out, "top_by_gene.csv"), config.predict.top)
+  by_mirna = by_node(table["mirna"].cat.codes.to_numpy(), table["rank"].to_numpy())
+  _write_outputs(table.iloc[by_mirna], unknown[by_mirna], "mirna", os.path.join(out, PAIRS_BY_MIRNA),
+                 os.path.join(out, "top_by_mirna.csv"), config.predict.top)
   del by_mirna
   _write_parquet(_records(u), os.path.join(out, RECORDS))
   atomic.write_json(os.path.join(out, NODES), {
       "mirnas": [u.records.mirnas[i] for i in mirnas], "genes": [u.records.genes[i] for i in genes]})
-  unknown = table[table["status"] == "unknown"]
-  for by, name in (("gene", "top_by_gene.csv"), ("mirna", "top_by_mirna.csv")):
-    top = unknown.sort_values([by, "rank"]).groupby(by, observed=True).head(config.predict.top)
-    with atomic.atomic_path(os.path.join(out, name)) as tmp:
-      top.to_csv(tmp, index=False, float_format="%.6g")
   logging.info("scored %s pairs of the %s universe with the model of all %s records in %.0fs "
                "(fit %.0fs) -> %s", f"{len(table):,}", u.name, f"{len(u.records.pmid):,}",
                time.time() - t0, t_fit, out)
   return table
+
+
+def _write_outputs(table: pd.DataFrame, unknown: np.ndarray, by: str, parquet: str, top_csv: str,
+                   top: int) -> None:
+  """`table` (sorted by `by`, then rank) as parquet, and each `by` node's `top` unknown pairs as
+  CSV, picked by position in the sorted rows rather than by sorting again."""
+  _write_parquet(table, parquet)
+  at = np.flatnonzero(unknown)
+  node = table[by].cat.codes.to_numpy()[at]
+  keep = at[np.arange(len(at)) - np.searchsorted(node, node) < top]
+  with atomic.atomic_path(top_csv) as tmp:
+    table.iloc[keep].to_csv(tmp, index=False, float_format="%.6g")
+
+
+def by_node(node: np.ndarray, rank: np.ndarray) -> np.ndarray:
+  """The order that sorts rows by node, then rank (1..n, distinct): one stable argsort of a combined
+  int64 key (8.6 s on 39 M rows where a two-key lexsort took 17.3 s, 2-core AMD EPYC)."""
+  return np.argsort(node.astype(np.int64) * (len(rank) + 1) + rank, kind="stable")
 
 
 def _table(u, pairs, score, strong, reasons, names) -> pd.DataFrame:
@@ -107,28 +129,30 @@ def _table(u, pairs, score, strong, reasons, names) -> pd.DataFrame:
   status = np.where(functional, 1, np.where(hit, 2, 0)).astype(np.int8)
   evidence = np.full(len(pairs), -1, np.int8)
   evidence[functional] = recorded.evidence[at[functional]]
-  m, g = np.divmod(pairs, u.shape[1])
-  order = np.lexsort((-score, g))  # by gene, best first
-  rank = np.empty(len(pairs), np.int64)
+  rank = np.empty(len(pairs), np.int32)
   rank[np.argsort(-score, kind="stable")] = np.arange(1, len(pairs) + 1)
+  order = by_node(pairs % u.shape[1], rank)
+  pairs, score, strong, rank = pairs[order], score[order], strong[order], rank[order]
+  status, evidence, reasons = status[order], evidence[order], reasons[order]
+  del order
+  m, g = np.divmod(pairs, u.shape[1])
   sites = u.content.sites[m, g]
-  table = pd.DataFrame({
+  in_mirna = np.empty(len(pairs), np.int32)
+  by_mirna = by_node(m, rank)
+  in_mirna[by_mirna] = np.arange(len(pairs)) - np.searchsorted(m[by_mirna], m[by_mirna]) + 1
+  del by_mirna
+  return pd.DataFrame({
       "mirna": pd.Categorical.from_codes(m, r.mirnas), "gene": pd.Categorical.from_codes(g, r.genes),
-      "score": score, "score_strong": strong, "rank": rank.astype(np.int32),
+      "score": score, "score_strong": strong, "rank": rank,
+      "rank_in_gene": (np.arange(len(g)) - np.searchsorted(g, g) + 1).astype(np.int32),
       "status": pd.Categorical.from_codes(status, STATUS),
       "evidence": pd.Categorical.from_codes(evidence, mirtarbase.EVIDENCE),
       **{f"sites_{t}": sites[:, i] for i, t in enumerate(("8mer", "7mer_m8", "7mer_a1", "6mer"))},
       "targetscan": features.is_member(pairs, _keys(u.content.predicted["targetscan"])),
       "pita": features.is_member(pairs, _keys(u.content.predicted["pita"])),
       "reasons": pd.Categorical.from_codes(_reason_codes(reasons, len(names)),
-                                           _reason_names(names))})
-  in_mirna = np.empty(len(pairs), np.int32)  # pairs are miRNA-major: each block one miRNA
-  by_mirna = np.lexsort((-score, m))
-  in_mirna[by_mirna] = np.arange(len(pairs)) - np.searchsorted(m[by_mirna], m[by_mirna]) + 1
-  table["rank_in_mirna"] = in_mirna
-  table = table.iloc[order].reset_index(drop=True)
-  table.insert(5, "rank_in_gene", table.groupby("gene", observed=True).cumcount().astype(np.int32) + 1)
-  return table
+                                           _reason_names(names)),
+      "rank_in_mirna": in_mirna})
 
 
 def _keys(matrix) -> np.ndarray:
@@ -153,10 +177,11 @@ def _records(u) -> pd.DataFrame:
 
 
 def _write_parquet(table: pd.DataFrame, path: str) -> None:
-  """Names as plain strings (parquet dictionary-encodes them and keeps their min/max per row group,
-  which lets a filtered read skip every other row group)."""
+  """miRNA and gene names as plain strings: parquet still dictionary-encodes them, and a filtered
+  read of a string column skips the row groups whose min/max exclude the name (of a dictionary
+  column it decodes them all: 0.2 s instead of 0.006 s for 4 M rows)."""
   arrow = pa.Table.from_pandas(table, preserve_index=False)
-  arrow = arrow.cast(pa.schema([pa.field(f.name, pa.string()) if pa.types.is_dictionary(f.type)
+  arrow = arrow.cast(pa.schema([pa.field(f.name, pa.string()) if f.name in ("mirna", "gene")
                                 else f for f in arrow.schema]))
   with atomic.atomic_path(path) as tmp:
     pq.write_table(arrow, tmp, row_group_size=ROW_GROUP, compression="zstd")

@@ -73,11 +73,10 @@ def run(config, workdir: str, query: ranking.Query, fmt: str = "table") -> pd.Da
   if fmt == "csv":
     print(rows.to_csv(index=False, float_format="%.6g"), end="")
   elif fmt == "json":
-    out = {"rows": rows.to_dict("records")}
+    out = {"rows": json.loads(rows.to_json(orient="records"))}  # a missing value is null, not NaN
     if records is not None:
-      out["records"] = records.astype({"mirna": str, "gene": str, "experiments": str,
-                                       "evidence": str}).to_dict("records")
-    print(json.dumps(out, indent=1, default=str))
+      out["records"] = json.loads(records.to_json(orient="records"))
+    print(json.dumps(out, indent=1))
   else:
     print(f"{query.describe()} ({workdir}):\n{ranking.format_table(rows)}")
     if records is not None:

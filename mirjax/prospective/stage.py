@@ -138,7 +138,8 @@ def train(examples: list[Examples], seeds: np.ndarray, section, train_section,
   for i in range(r):
     e, examples[i] = examples[i], None
     x[i, :len(e.y)], y[i, :len(e.y)], w[i, :len(e.y)] = e.x, e.y, 1.0
-    mean[i], std[i] = e.x.mean(0), e.x.std(0) + 1e-3
+    mean[i], sd = e.x.mean(0), e.x.std(0)
+    std[i] = np.where(sd > 1e-6, sd, 1.0)  # a column constant in training stays of unit scale
     del e
   net = model.pair_mlp(section.hidden)
   steps = section.epochs * (n // section.batch_size)
