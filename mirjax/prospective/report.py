@@ -40,38 +40,50 @@ def _group(protocol: str, label: str) -> str:
   return f"{protocol} {label}" if protocol in ONE_BY_ONE else protocol
 
 
+def _weights(positives) -> np.ndarray:
+  """A group's splits weighted by their test positives: a papers fold with 3 CLIP positives (on
+  two genes) must not count as much as one with 100,000."""
+  w = np.asarray(positives, np.float64)
+  return w / w.sum() if w.sum() > 0 else np.full(len(w), 1.0 / max(len(w), 1))
+
+
 def summary(metrics: pd.DataFrame) -> dict:
-  """{group: {subset: {scorer: {metric: {mean, std, min, max}}}}}: over a group's splits."""
+  """{group: {subset: {scorer: {metric: {mean, std, min, max}}}}}: over a group's splits, the
+  mean weighted by each split's positives (std, min and max unweighted)."""
   out = {}
   metrics = metrics.assign(group=[_group(p, s) for p, s in zip(metrics.protocol, metrics.split)])
   for (group, subset, scorer), rows in metrics.groupby(["group", "subset", "scorer"], sort=False):
+    w = _weights(rows["positives"])
     out.setdefault(group, {}).setdefault(subset, {})[scorer] = {
-        m: cv_results.summarize(rows[m].to_numpy(float)) for m in measures.METRICS}
+        m: {**cv_results.summarize(rows[m].to_numpy(float)),
+            "mean": float(w @ rows[m].to_numpy(float))} for m in measures.METRICS}
   return out
 
 
 def paired(per_split: list[dict]) -> dict:
   """{group: {subset: {baseline: {metric: {diff, se, wins}}}}}: the model's score for the subset
-  minus each baseline, averaged over the group's splits; SE = the root of the splits' summed
-  bootstrap variances over their count (splits independent)."""
+  minus each baseline, averaged over the group's splits with the weights of `summary`; SE = the
+  root of the splits' weighted bootstrap variances (splits independent)."""
   groups: dict = {}
   for s in per_split:
     for subset, scorers in s["subsets"].items():
       model = scorers[SCORE_OF[subset]]
+      n = scorers["_counts"]["positives"]
       for baseline, se in model["diff_se"].items():
         if baseline in MODEL_ROWS:
           continue
         for m in measures.METRICS:
           groups.setdefault(_group(s["protocol"], s["label"]), {}).setdefault(
               subset, {}).setdefault(baseline, {}).setdefault(m, []).append(
-                  (model[m] - scorers[baseline][m], se[m]))
+                  (model[m] - scorers[baseline][m], se[m], n))
   out = {}
   for group, subsets in groups.items():
     for subset, baselines in subsets.items():
       for baseline, per_metric in baselines.items():
-        for m, pairs in per_metric.items():
-          d = np.array(pairs)
-          diff, se = float(d[:, 0].mean()), float(np.sqrt((d[:, 1] ** 2).sum()) / len(d))
+        for m, rows in per_metric.items():
+          d = np.array(rows)
+          w = _weights(d[:, 2])
+          diff, se = float(w @ d[:, 0]), float(np.sqrt(((w * d[:, 1]) ** 2).sum()))
           out.setdefault(group, {}).setdefault(subset, {}).setdefault(baseline, {})[m] = {
               "diff": diff, "se": se, "wins": bool(diff > se)}
   return out
@@ -90,8 +102,8 @@ def write_leaderboard(workdir: str, results: dict, metrics: pd.DataFrame) -> str
            "among its 20 top-ranked candidates. The model's score for all and CLIP-only positives is "
            "the odds of any validation (`model`), for strong-only ones the odds of a strong one "
            "(`model_strong`); 'beats every baseline' = its difference from each exceeds the paired "
-           "gene-cluster bootstrap SE. Folds are pooled (mean over folds), temporal cuts shown one by "
-           "one.", ""]
+           "gene-cluster bootstrap SE. Folds are pooled (mean over folds weighted by their test "
+           "positives); temporal cuts are shown one by one.", ""]
   summary_, paired_ = results["summary"], results["paired"]
   groups = sorted(summary_, key=lambda g: (ORDER.index(g.split()[0]), g))
   for group in groups:
@@ -101,9 +113,12 @@ def write_leaderboard(workdir: str, results: dict, metrics: pd.DataFrame) -> str
       if subset not in summary_[group]:
         continue
       table = summary_[group][subset]
-      n = metrics[(metrics.protocol == protocol) & (metrics.subset == subset)]["positives"]
-      lines += [f"**{subset}** ({int(n.iloc[0]) if len(n) else 0:,} positives"
-                f"{' in the first fold' if protocol not in ONE_BY_ONE else ''})", "",
+      rows = metrics[(metrics.protocol == protocol) & (metrics.subset == subset)]
+      if protocol in ONE_BY_ONE:  # the group is one split: 'temporal T=25.0M'
+        rows = rows[rows.split == group.split(" ", 1)[1]]
+      n = int(rows.drop_duplicates("split")["positives"].sum())
+      lines += [f"**{subset}** ({n:,} positives"
+                f"{' over its folds' if protocol not in ONE_BY_ONE else ''})", "",
                 "| scorer | AUC | AUPR | hit@20 |", "|---|---|---|---|"]
       for scorer in sorted(table, key=lambda s: -table[s]["auc"]["mean"]):
         bold = "**" if scorer == SCORE_OF[subset] else ""
