@@ -188,6 +188,9 @@ def default_config() -> ml_collections.ConfigDict:
   c.prospective.max_positives = 50_000  # per window, CLIP/high-throughput positives kept (strong: all)
   c.prospective.negatives_ratio = 2.0  # per window, unrecorded pairs of known nodes per positive
   c.prospective.matched_negatives = 0.0  # of those, the share that pair a positive's gene with another miRNA
+  # Training rows from the universe's own pairs only (on the grid: 383 x 318) rather than from every
+  # pair of the table; the same on the whole table.
+  c.prospective.rows_in_universe = False
   c.prospective.hidden = (64, 64)
   c.prospective.epochs = 8
   c.prospective.batch_size = 2048

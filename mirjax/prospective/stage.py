@@ -52,7 +52,10 @@ def window_examples(u: Universe, split: protocols.Split, stats: features.Sequenc
     new = mirtarbase.pairs_of(later)
     keep = ~np.isin(new.key, feats.recorded)
     m, g = np.divmod(new.key, u.shape[1])
-    keep &= feats.known_mirna[m] & feats.known_gene[g]
+    mirnas, genes = feats.known_mirna, feats.known_gene
+    if section.rows_in_universe:  # the universe's pairs only (the grid: 383 x 318), as its tests
+      mirnas, genes = mirnas & u.mirna_in, genes & u.gene_in
+    keep &= mirnas[m] & genes[g]
     keys, strong = new.key[keep], new.evidence[keep] == mirtarbase.STRONG
     weak = np.flatnonzero(~strong)
     if len(weak) > section.max_positives:  # every strong positive stays
@@ -61,9 +64,8 @@ def window_examples(u: Universe, split: protocols.Split, stats: features.Sequenc
     n_neg = int(round(section.negatives_ratio * len(keys)))
     n_matched = int(round(section.matched_negatives * n_neg))
     negatives = np.union1d(
-        protocols.never_recorded(u.shape, feats.known_mirna, feats.known_gene, n_neg - n_matched,
-                                 trained_on, draw),
-        _gene_matched(keys, n_matched, feats.known_mirna, u.shape, trained_on, draw))
+        protocols.never_recorded(u.shape, mirnas, genes, n_neg - n_matched, trained_on, draw),
+        _gene_matched(keys, n_matched, mirnas, u.shape, trained_on, draw))
     pairs = np.concatenate([keys, negatives])
     xs.append(feats.gather(*np.divmod(pairs, u.shape[1])))
     ys.append(np.concatenate([np.where(strong, 1, 2), np.zeros(len(negatives), int)]))
