@@ -28,6 +28,7 @@ from mirjax import predict as predict_lib
 from mirjax import workdir as workdir_lib
 from mirjax.data import dataset as dataset_lib
 from mirjax.data import testsets
+from mirjax.data import universe as universe_lib
 from mirjax.errors import ConfigError, MirjaxError
 from mirjax.evaluation import cv_results, metrics
 from mirjax.prospective import evaluate as prospective_evaluate
@@ -191,19 +192,21 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
 def _prospective(config, workdir: str, mode: str, query: ranking.Query, t0: float):
   """The modes of a universe (protocols.universe): train and evaluate every split, or score every
   pair with the model of all records (a query is answered by launch.py without JAX)."""
+  if mode == "query":
+    return universe_query.run(config, workdir, query)
+  u = universe_lib.build(config.protocols.universe, config.data)
   if mode == "predict":
-    table = prospective_predict.run(config, workdir, t0)
+    table = prospective_predict.run(u, config.prospective, config.train, config.predict.top,
+                                    workdir, t0)
     if query.gene or query.mirna:
       universe_query.run(config, workdir, query)
     return table
   if mode == "dataset":
     if workdir_lib.recorded(workdir) is None:
       workdir_lib.write_header(config, workdir, mode)
-    return prospective_evaluate.write_splits(config, workdir)
-  if mode == "query":
-    return universe_query.run(config, workdir, query)
-  return prospective_evaluate.run(config, workdir, t0,
-                                  lambda: workdir_lib.write_header(config, workdir, mode))
+    return prospective_evaluate.write_splits(u, config.protocols, workdir)
+  return prospective_evaluate.run(u, config.protocols, config.prospective, config.train, workdir,
+                                  t0, lambda: workdir_lib.write_header(config, workdir, mode))
 
 
 def _start_jax(cpu_devices: int, processes: cluster.Cluster, resolved: dict, fam):

@@ -15,7 +15,7 @@ from absl import logging
 
 from mirjax import atomic, rng
 from mirjax.data import protocols
-from mirjax.data import universe as universe_lib
+from mirjax.data.universe import Universe
 from mirjax.evaluation import cv_results, record_baselines
 from mirjax.evaluation import prospective as measures
 from mirjax.prospective import features, report, stage
@@ -60,27 +60,26 @@ def examples(u, splits, stats, protocols_section, section) -> tuple[list, np.nda
   return out, np.asarray(seeds), of_split
 
 
-def write_splits(config, workdir: str, u=None, splits=None) -> dict:
-  """W/splits.json: the universe and every split's counts (the `dataset` mode of a universe)."""
-  u = u or universe_lib.build(config.protocols.universe, config.data)
-  splits = splits if splits is not None else protocols.splits(u, config.protocols)
+def write_splits(u: Universe, p, workdir: str, splits=None) -> dict:
+  """W/splits.json: the universe and every split's counts (the `dataset` mode of a universe);
+  `p` is the `protocols` section."""
+  splits = splits if splits is not None else protocols.splits(u, p)
   out = {**u.summary(), "what": protocols.WHAT, "splits": [_counts(s) for s in splits]}
   atomic.write_json(os.path.join(workdir, "splits.json"), out)
   return out
 
 
-def run(config, workdir: str, t0: float, header) -> dict:
-  """The `train` mode of a config with protocols.universe set; `header()` writes config.json."""
-  p, section = config.protocols, config.prospective
-  u = universe_lib.build(p.universe, config.data)
+def run(u: Universe, p, section, train_section, workdir: str, t0: float, header) -> dict:
+  """The `train` mode of a universe: sections `protocols` (p), `prospective` and `train`;
+  `header()` writes config.json once the splits are built."""
   stats = features.SequenceStats(u)
   splits = protocols.splits(u, p)
   header()
-  write_splits(config, workdir, u, splits)
+  write_splits(u, p, workdir, splits)
   t_data = time.time() - t0
   rows, seeds, of_split = examples(u, splits, stats, p, section)
-  trained = stage.train(rows, seeds, section, config.train, loop.Store.of_workdir(workdir,
-                                                                                  config.train))
+  trained = stage.train(rows, seeds, section, train_section,
+                        loop.Store.of_workdir(workdir, train_section))
   del rows
   t_train = time.time() - t0 - t_data
   recorded = np.unique(u.records.pair)

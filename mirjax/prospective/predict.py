@@ -51,16 +51,17 @@ def _explained(net, params, mean, std, x):
 _explained_jit = jax.jit(_explained, static_argnums=(0,))
 
 
-def run(config, workdir: str, t0: float) -> pd.DataFrame:
-  p, section = config.protocols, config.prospective
-  u = universe_lib.build(p.universe, config.data)
+def run(u: universe_lib.Universe, section, train_section, top: int, workdir: str,
+        t0: float) -> pd.DataFrame:
+  """The `predict` mode of a universe: sections `prospective` and `train`; `top` candidates per
+  node in the top lists (predict.top)."""
   stats = features.SequenceStats(u)
   everything = protocols.everything(u)
   rows = [stage.window_examples(u, everything, stats, section,
                                 rng.generator(seed, "prospective_windows", 0, 99))
           for seed in section.seeds]
-  store = loop.Store.of_workdir(workdir, config.train).grouped(FINAL)
-  trained = stage.train(rows, np.asarray(section.seeds), section, config.train, store)
+  store = loop.Store.of_workdir(workdir, train_section).grouped(FINAL)
+  trained = stage.train(rows, np.asarray(section.seeds), section, train_section, store)
   del rows
   t_fit = time.time() - t0
   feats = features.Features(u, everything.train, everything.now, stats, section.recent)
@@ -76,21 +77,21 @@ def run(config, workdir: str, t0: float) -> pd.DataFrame:
   for start in range(0, len(pairs), chunk):
     m, g = np.divmod(pairs[start:start + chunk], n_g)
     x = feats.gather(m, g)
-    got, top = _explained_jit(trained.net, first, trained.mean[0], trained.std[0], jnp.asarray(x))
+    got, best = _explained_jit(trained.net, first, trained.mean[0], trained.std[0], jnp.asarray(x))
     runs = [jax.tree.map(np.asarray, got)] + [trained.scores(r, x)
                                                for r in range(1, len(section.seeds))]
     score[start:start + len(x)] = np.mean([r["all"] for r in runs], 0)
     strong[start:start + len(x)] = np.mean([r["strong"] for r in runs], 0)
-    reasons[start:start + len(x)] = np.asarray(top)  # of the first seed's network
+    reasons[start:start + len(x)] = np.asarray(best)  # of the first seed's network
   table = _table(u, pairs, score, strong, reasons, names)
   del pairs, score, strong, reasons
   out = os.path.join(workdir, DIR)
   unknown = (table["status"] == "unknown").to_numpy()
   _write_outputs(table, unknown, "gene", os.path.join(out, PAIRS),
-                 os.path.join(out, "top_by_gene.csv"), config.predict.top)
+                 os.path.join(out, "top_by_gene.csv"), top)
   by_mirna = by_node(table["mirna"].cat.codes.to_numpy(), table["rank"].to_numpy())
-  _write_outputs(table.iloc[by_mirna], unknown[by_mirna], "mirna", os.path.join(out, PAIRS_BY_MIRNA),
-                 os.path.join(out, "top_by_mirna.csv"), config.predict.top)
+  _write_outputs(table.iloc[by_mirna], unknown[by_mirna], "mirna",
+                 os.path.join(out, PAIRS_BY_MIRNA), os.path.join(out, "top_by_mirna.csv"), top)
   del by_mirna
   _write_parquet(_records(u), os.path.join(out, RECORDS))
   atomic.write_json(os.path.join(out, NODES), {
