@@ -83,13 +83,12 @@ def run(u: universe_lib.Universe, section, train_section, top: int, workdir: str
     score[start:start + len(x)] = np.mean([r["all"] for r in runs], 0)
     strong[start:start + len(x)] = np.mean([r["strong"] for r in runs], 0)
     reasons[start:start + len(x)] = np.asarray(best)  # of the first seed's network
-  table = _table(u, pairs, score, strong, reasons, names)
+  table, by_mirna = _table(u, stats, pairs, score, strong, reasons, names)
   del pairs, score, strong, reasons
   out = os.path.join(workdir, DIR)
   unknown = (table["status"] == "unknown").to_numpy()
   _write_outputs(table, unknown, "gene", os.path.join(out, PAIRS),
                  os.path.join(out, "top_by_gene.csv"), top)
-  by_mirna = by_node(table["mirna"].cat.codes.to_numpy(), table["rank"].to_numpy())
   _write_outputs(table.iloc[by_mirna], unknown[by_mirna], "mirna",
                  os.path.join(out, PAIRS_BY_MIRNA), os.path.join(out, "top_by_mirna.csv"), top)
   del by_mirna
@@ -120,7 +119,10 @@ def by_node(node: np.ndarray, rank: np.ndarray) -> np.ndarray:
   return np.argsort(node.astype(np.int64) * (len(rank) + 1) + rank, kind="stable")
 
 
-def _table(u, pairs, score, strong, reasons, names) -> pd.DataFrame:
+def _table(u, stats: features.SequenceStats, pairs, score, strong, reasons,
+           names) -> tuple[pd.DataFrame, np.ndarray]:
+  """Every pair's row, sorted by gene then rank, and the order that sorts the rows by miRNA then
+  rank (for the by-miRNA copy)."""
   r = u.records
   recorded = mirtarbase.pairs_of(r)
   at = np.searchsorted(recorded.key, pairs)
@@ -141,7 +143,6 @@ def _table(u, pairs, score, strong, reasons, names) -> pd.DataFrame:
   in_mirna = np.empty(len(pairs), np.int32)
   by_mirna = by_node(m, rank)
   in_mirna[by_mirna] = np.arange(len(pairs)) - np.searchsorted(m[by_mirna], m[by_mirna]) + 1
-  del by_mirna
   return pd.DataFrame({
       "mirna": pd.Categorical.from_codes(m, r.mirnas), "gene": pd.Categorical.from_codes(g, r.genes),
       "score": score, "score_strong": strong, "rank": rank,
@@ -149,16 +150,11 @@ def _table(u, pairs, score, strong, reasons, names) -> pd.DataFrame:
       "status": pd.Categorical.from_codes(status, STATUS),
       "evidence": pd.Categorical.from_codes(evidence, mirtarbase.EVIDENCE),
       **{f"sites_{t}": sites[:, i] for i, t in enumerate(("8mer", "7mer_m8", "7mer_a1", "6mer"))},
-      "targetscan": features.is_member(pairs, _keys(u.content.predicted["targetscan"])),
-      "pita": features.is_member(pairs, _keys(u.content.predicted["pita"])),
+      "targetscan": features.is_member(pairs, stats.predicted["targetscan"]),
+      "pita": features.is_member(pairs, stats.predicted["pita"]),
       "reasons": pd.Categorical.from_codes(_reason_codes(reasons, len(names)),
                                            _reason_names(names)),
-      "rank_in_mirna": in_mirna})
-
-
-def _keys(matrix) -> np.ndarray:
-  coo = matrix.tocoo()
-  return np.sort(coo.row.astype(np.int64) * matrix.shape[1] + coo.col)
+      "rank_in_mirna": in_mirna}), by_mirna
 
 
 def _reason_codes(reasons: np.ndarray, n: int) -> np.ndarray:
