@@ -225,3 +225,15 @@ def test_pooled_folds_are_weighted_by_their_positives():
   assert got["se"] == pytest.approx(0.997 * 0.01) and not got["wins"]
   mean = report.summary(report.metrics_table(per_split))["papers"]["all"]["model"]["auc"]["mean"]
   assert mean == pytest.approx(0.003 * 0.9 + 0.997 * 0.5)
+
+
+def test_scores_divide_the_strong_class_weight_out():
+  """The loss weights the strong class w times, which multiplies the network's strong odds by w:
+  the scores are the odds at the data's balance, log((p_strong / w + p_ht) / p_none) and
+  log(p_strong / (w p_none)), checked against numpy's softmax."""
+  from mirjax.prospective import model
+  logits = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32) * 3
+  p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+  got = model.log_odds(logits, 20.0)
+  np.testing.assert_allclose(got["all"], np.log((p[:, 1] / 20 + p[:, 2]) / p[:, 0]), atol=1e-5)
+  np.testing.assert_allclose(got["strong"], np.log(p[:, 1] / (20 * p[:, 0])), atol=1e-5)

@@ -36,19 +36,19 @@ FINAL = "final_"  # the model of all records: checkpoints/final_prospective
 STATUS = ("unknown", "positive", "nonfunctional_record")
 
 
-def _explained(net, params, mean, std, x):
+def _explained(net, strong_weight, params, mean, std, x):
   """Both log-odds of each row, and the two features whose gradient x standardized input (a
   first-order attribution) raised its `all` log-odds most, in one pass."""
   z = (x - mean) / std
 
   def scores(row):
-    out = model.log_odds(net.apply({"params": params}, row))
+    out = model.log_odds(net.apply({"params": params}, row), strong_weight)
     return out["all"], out
   grad, out = jax.vmap(jax.grad(scores, has_aux=True))(z)
   return out, jax.lax.top_k(grad * z, 2)[1].astype(jnp.int16)
 
 
-_explained_jit = jax.jit(_explained, static_argnums=(0,))
+_explained_jit = jax.jit(_explained, static_argnums=(0, 1))
 
 
 def run(u: universe_lib.Universe, section, train_section, top: int, workdir: str,
@@ -77,7 +77,8 @@ def run(u: universe_lib.Universe, section, train_section, top: int, workdir: str
   for start in range(0, len(pairs), chunk):
     m, g = np.divmod(pairs[start:start + chunk], n_g)
     x = feats.gather(m, g)
-    got, best = _explained_jit(trained.net, first, trained.mean[0], trained.std[0], jnp.asarray(x))
+    got, best = _explained_jit(trained.net, trained.strong_weight, first, trained.mean[0],
+                               trained.std[0], jnp.asarray(x))
     runs = [jax.tree.map(np.asarray, got)] + [trained.scores(r, x)
                                                for r in range(1, len(section.seeds))]
     score[start:start + len(x)] = np.mean([r["all"] for r in runs], 0)

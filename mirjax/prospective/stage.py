@@ -105,24 +105,25 @@ class Trained:
   params: dict  # [R, ...]
   mean: np.ndarray  # [R, F]
   std: np.ndarray
+  strong_weight: float  # the strong class's loss weight, divided out of the scores
 
   def scores(self, replica: int, x: np.ndarray, chunk: int = 1 << 20) -> dict:
     """{'all', 'strong'}: float32 [n] log-odds of replica `replica` for feature rows x."""
     p = jax.tree.map(lambda a: a[replica], self.params)
     out = {s: [] for s in model.SCORES}
     for start in range(0, len(x), chunk):
-      got = _scores(self.net, p, self.mean[replica], self.std[replica],
+      got = _scores(self.net, self.strong_weight, p, self.mean[replica], self.std[replica],
                     jnp.asarray(x[start:start + chunk]))
       for s in model.SCORES:
         out[s].append(np.asarray(got[s]))
     return {s: np.concatenate(v) if v else np.zeros(0, np.float32) for s, v in out.items()}
 
 
-def _scores_impl(net, params, mean, std, x):
-  return model.log_odds(net.apply({"params": params}, (x - mean) / std))
+def _scores_impl(net, strong_weight, params, mean, std, x):
+  return model.log_odds(net.apply({"params": params}, (x - mean) / std), strong_weight)
 
 
-_scores = jax.jit(_scores_impl, static_argnums=(0,))
+_scores = jax.jit(_scores_impl, static_argnums=(0, 1))
 
 
 def train(examples: list[Examples], seeds: np.ndarray, section, train_section,
@@ -167,4 +168,4 @@ def train(examples: list[Examples], seeds: np.ndarray, section, train_section,
                                                section.batch_size, n),
                      state, data, placement=Placement.from_config(train_section, r),
                      metrics_log=store.log)
-  return Trained(net, jax.tree.map(np.asarray, state["params"]), mean, std)
+  return Trained(net, jax.tree.map(np.asarray, state["params"]), mean, std, section.strong_weight)
