@@ -178,6 +178,9 @@ def default_config() -> ml_collections.ConfigDict:
   c.protocols.seed = 0  # folds and test negatives
   c.protocols.ranking_genes = 2000  # hit@20: at most this many test genes ranked per split
   c.protocols.bootstrap = 50  # paired gene-cluster bootstrap resamples of every SE
+  # Splits evaluated at once, each in its own thread (each holds its features and candidate blocks,
+  # about 1 GB on the whole table): the evaluation is mostly single-threaded NumPy.
+  c.protocols.workers = 2
 
   # The prospective model (mirjax/prospective/): an MLP on pair features trained on inner windows
   # of each split's own training records (never its test period).
@@ -381,6 +384,7 @@ def _validate_protocols(p: ml_collections.ConfigDict, m: ml_collections.ConfigDi
              "must be > 0.")
   for name in ("ranking_genes", "bootstrap"):
     _require(p[name] >= 2, f"protocols.{name}", p[name], "must be at least 2.")
+  _require(p.workers >= 1, "protocols.workers", p.workers, "must be at least 1.")
   for name in ("windows", "window", "recent", "max_positives", "epochs", "batch_size"):
     _require(m[name] >= 1, f"prospective.{name}", m[name], "must be at least 1.")
   _require(m.window * m.windows < min(p.cuts), "prospective.windows", m.windows,

@@ -174,6 +174,20 @@ def test_train_predict_query_end_to_end(files, tmp_path):
   assert time.time() - t < 120
 
 
+def test_splits_evaluated_in_threads_give_the_same_numbers(files, tmp_path):
+  """Three splits at once (protocols.workers=3) and one at a time: every split's every
+  measure and SE equal, in the same order."""
+  got = []
+  for workers in (1, 3):
+    w = tmp_path / f"w{workers}"
+    p = _launch(files, w, "--config.protocols.protocols=('temporal', 'papers')",
+                f"--config.protocols.workers={workers}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    got.append(json.loads((w / "results.json").read_text()))
+  assert [s["label"] for s in got[0]["splits"]] == [s["label"] for s in got[1]["splits"]]
+  assert got[0]["splits"] == got[1]["splits"] and got[0]["summary"] == got[1]["summary"]
+
+
 def test_hit_at_20_ranks_each_test_genes_candidates():
   """Gene 3 has 5 new partners, gene 5 has 30; pair (45, 3) was recorded before, so it is no
   candidate. A perfect scorer finds 5 + 20 of 35; a constant one finds each gene's share of a

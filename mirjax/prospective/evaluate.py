@@ -7,6 +7,7 @@ measures every scorer on all, strong-only and CLIP-only positives with paired bo
 (written last), `metrics.csv` (one row per split, subset and scorer) and `leaderboard.md`.
 """
 
+import concurrent.futures
 import os
 import time
 
@@ -83,8 +84,8 @@ def run(u: Universe, p, section, train_section, workdir: str, t0: float, header)
   del rows
   t_train = time.time() - t0 - t_data
   recorded = np.unique(u.records.pair)
-  per_split = []
-  for split, replicas in zip(splits, of_split):
+
+  def evaluate(split, replicas):
     t = time.perf_counter()
     feats = features.Features(u, split.train, split.now, stats, section.recent)
     model = ModelScorer(trained, replicas, feats)
@@ -94,13 +95,17 @@ def run(u: Universe, p, section, train_section, workdir: str, t0: float, header)
                                   features.is_member)
     subsets = {subset: measures.metrics_with_bootstrap(s, tuple(MODEL_SCORES), p.bootstrap, p.seed)
                for subset, s in scored.items()}
-    per_split.append({**_counts(split), "subsets": subsets})
     logging.info("evaluated %s %s in %.0fs: model AUC all %.4f, strong %.4f (strong-degree "
                  "product %.4f)", split.protocol, split.label, time.perf_counter() - t,
                  subsets["all"]["model"]["auc"],
                  subsets.get("strong", {}).get("model_strong", {}).get("auc", float("nan")),
                  subsets.get("strong", {}).get("strong_degree_product", {}).get("auc",
                                                                                  float("nan")))
+    return {**_counts(split), "subsets": subsets}
+  # Splits are independent, and most of a split's work is single-threaded NumPy (sorts, gathers,
+  # cumulative sums) that releases the GIL: `p.workers` threads evaluate that many splits at once.
+  with concurrent.futures.ThreadPoolExecutor(p.workers) as pool:
+    per_split = list(pool.map(evaluate, splits, of_split))
   metrics = report.metrics_table(per_split)
   with atomic.atomic_path(os.path.join(workdir, "metrics.csv")) as tmp:
     metrics.to_csv(tmp, index=False)
