@@ -197,7 +197,7 @@ def _prospective(config, workdir: str, mode: str, query: ranking.Query, t0: floa
   u = universe_lib.build(config.protocols.universe, config.data)
   if mode == "predict":
     table = prospective_predict.run(u, config.prospective, config.train, config.predict.top,
-                                    workdir, t0)
+                                    config.protocols.seed, workdir, t0)
     if query.gene or query.mirna:
       universe_query.run(config, workdir, query)
     return table

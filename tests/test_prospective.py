@@ -20,6 +20,7 @@ from mirjax.data import mirtarbase, protocols, synthetic_universe
 from mirjax.data import universe as universe_lib
 from mirjax.evaluation import baselines, record_baselines
 from mirjax.prospective import features, stage
+from mirjax.train import loop
 
 SMALL = {"protocols.cuts": (20_000_000, 24_000_000), "protocols.end": 29_000_000,
          "protocols.folds": 2, "prospective.windows": 2, "prospective.window": 2_000_000,
@@ -251,3 +252,26 @@ def test_scores_divide_the_strong_class_weight_out():
   got = model.log_odds(logits, 20.0)
   np.testing.assert_allclose(got["all"], np.log((p[:, 1] / 20 + p[:, 2]) / p[:, 0]), atol=1e-5)
   np.testing.assert_allclose(got["strong"], np.log(p[:, 1] / (20 * p[:, 0])), atol=1e-5)
+
+
+def test_seeds_share_their_splits_rows_and_walk_only_them(tmp_path):
+  """Split 0 has 48 rows, all class high-throughput; split 1 has 160, all class none; split 0's one
+  replica and split 1's two (seeds 0 and 1) train in one program on rows stored once. Each replica
+  reads its own split's statistics and rows: split 0's walks 112 padding rows of class none too, which
+  must weigh nothing, so it still calls everything high-throughput and split 1's replicas nothing."""
+  draw = np.random.default_rng(0)
+  ex = [stage.Examples(draw.normal(size=(n, 5)).astype(np.float32) + shift, np.full(n, label,
+                                                                                   np.int32), [])
+        for n, label, shift in ((48, 2, 1.0), (160, 0, -1.0))]
+  c = config_lib.override(config_lib.default_config(), {
+      "prospective.hidden": (8,), "prospective.epochs": 15, "prospective.batch_size": 16,
+      "prospective.learning_rate": 1e-2})
+  want_mean = [e.x.mean(0) for e in ex]
+  trained = stage.train(list(ex), np.array([0, 1, 1]), np.array([0, 0, 1]), c.prospective,
+                        c.train, loop.Store.of_workdir(str(tmp_path), c.train))
+  np.testing.assert_allclose(trained.mean, np.stack([want_mean[0], want_mean[1], want_mean[1]]),
+                             rtol=1e-6)
+  x = draw.normal(size=(100, 5)).astype(np.float32)
+  scores = [trained.scores(r, x)["all"] for r in range(3)]
+  assert (scores[0] > 0).all() and (scores[1] < 0).all() and (scores[2] < 0).all()
+  assert not np.allclose(scores[1], scores[2])  # two seeds, two networks

@@ -43,22 +43,23 @@ class ModelScorer:
     return f
 
 
-def examples(u, splits, stats, protocols_section, section) -> tuple[list, np.ndarray, list]:
-  """(training rows of every replica, their seeds, the replica indices of each split)."""
-  out, seeds, of_split = [], [], []
-  for split in splits:
-    of_split.append([])
-    for seed in section.seeds:
-      draw = rng.generator(seed, "prospective_windows", protocols.PROTOCOLS.index(split.protocol),
-                           split.index)
-      of_split[-1].append(len(out))
-      out.append(stage.window_examples(u, split, stats, section, draw))
-      seeds.append(seed)
-    w = out[-1].windows
+def examples(u, splits, stats, protocols_section, section) -> tuple[list, np.ndarray, np.ndarray,
+                                                                    list]:
+  """(training rows of every split, each replica's rows and seed, the replicas of each split). A
+  split's rows are drawn once (stream of protocols.seed) and shared by its seeds' replicas."""
+  out, rows_of, seeds, of_split = [], [], [], []
+  for i, split in enumerate(splits):
+    draw = rng.generator(protocols_section.seed, "prospective_windows",
+                         protocols.PROTOCOLS.index(split.protocol), split.index)
+    out.append(stage.window_examples(u, split, stats, section, draw))
+    of_split.append(list(range(len(seeds), len(seeds) + len(section.seeds))))
+    rows_of += [i] * len(section.seeds)
+    seeds += list(section.seeds)
     logging.info("model rows of %s %s: %d (%s)", split.protocol, split.label, len(out[-1].y),
                  "; ".join(f"cut {x['cut'] / 1e6:.0f}M: {x['strong']} strong, "
-                           f"{x['high_throughput']} other, {x['negatives']} negatives" for x in w))
-  return out, np.asarray(seeds), of_split
+                           f"{x['high_throughput']} other, {x['negatives']} negatives"
+                           for x in out[-1].windows))
+  return out, np.asarray(rows_of), np.asarray(seeds), of_split
 
 
 def write_splits(u: Universe, p, workdir: str, splits=None) -> dict:
@@ -78,8 +79,8 @@ def run(u: Universe, p, section, train_section, workdir: str, t0: float, header)
   header()
   write_splits(u, p, workdir, splits)
   t_data = time.time() - t0
-  rows, seeds, of_split = examples(u, splits, stats, p, section)
-  trained = stage.train(rows, seeds, section, train_section,
+  rows, rows_of, seeds, of_split = examples(u, splits, stats, p, section)
+  trained = stage.train(rows, rows_of, seeds, section, train_section,
                         loop.Store.of_workdir(workdir, train_section))
   del rows
   t_train = time.time() - t0 - t_data

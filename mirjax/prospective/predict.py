@@ -51,17 +51,18 @@ def _explained(net, strong_weight, params, mean, std, x):
 _explained_jit = jax.jit(_explained, static_argnums=(0, 1))
 
 
-def run(u: universe_lib.Universe, section, train_section, top: int, workdir: str,
+def run(u: universe_lib.Universe, section, train_section, top: int, rows_seed: int, workdir: str,
         t0: float) -> pd.DataFrame:
   """The `predict` mode of a universe: sections `prospective` and `train`; `top` candidates per
-  node in the top lists (predict.top)."""
+  node in the top lists (predict.top); the training rows drawn from stream `rows_seed`
+  (protocols.seed), shared by every seed's replica as in the splits."""
   stats = features.SequenceStats(u)
   everything = protocols.everything(u)
   rows = [stage.window_examples(u, everything, stats, section,
-                                rng.generator(seed, "prospective_windows", 0, 99))
-          for seed in section.seeds]
+                                rng.generator(rows_seed, "prospective_windows", 0, 99))]
   store = loop.Store.of_workdir(workdir, train_section).grouped(FINAL)
-  trained = stage.train(rows, np.asarray(section.seeds), section, train_section, store)
+  trained = stage.train(rows, np.zeros(len(section.seeds), int), np.asarray(section.seeds),
+                        section, train_section, store)
   del rows
   t_fit = time.time() - t0
   feats = features.Features(u, everything.train, everything.now, stats, section.recent)

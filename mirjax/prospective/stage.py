@@ -6,9 +6,13 @@ features are those of the training records before T', the positives the pairs th
 records first report (functional) in [T', now) among nodes known before T' (class strong, or CLIP /
 other high-throughput), and the negatives `negatives_ratio` times as many pairs of known nodes that
 no training record holds (a share `matched_negatives` of them pairs of a positive's gene with another
-miRNA, so that the model also learns to rank a gene's candidates). The windows' rows are stacked. Every split (x seed) is one replica of one
-compiled program (mirjax/train/loop.py): rows padded to a common count with weight 0, per-replica
-input statistics, rate and key.
+miRNA, so that the model also learns to rank a gene's candidates). The windows' rows are stacked.
+
+Every split x seed is one replica of one compiled program (mirjax/train/loop.py), with its own input
+statistics, rate and key. The seeds of a split share its rows, stored once: each replica walks its
+own rows, padded to the largest count with a zero-weight row. The seeds are an ensemble (the model's
+score is their mean): on the inner splits two seeds beat either alone in every measure
+(docs/reports/prospective.md).
 """
 
 import dataclasses
@@ -126,24 +130,34 @@ def _scores_impl(net, strong_weight, params, mean, std, x):
 _scores = jax.jit(_scores_impl, static_argnums=(0, 1))
 
 
-def train(examples: list[Examples], seeds: np.ndarray, section, train_section,
-          store: loop.Store) -> Trained:
-  """Trains one replica per entry of `examples` (seed `seeds[r]`) for section.epochs, as one
-  program; resumes from (or restores) the checkpoints in `store`. Consumes `examples`: each entry is
-  released once it is copied into the padded replica arrays (the rows are the run's largest data)."""
-  r, n = len(examples), max(len(e.y) for e in examples)
+def train(examples: list[Examples], rows_of: np.ndarray, seeds: np.ndarray, section,
+          train_section, store: loop.Store) -> Trained:
+  """Trains replica r on the rows examples[rows_of[r]] with seed seeds[r] for section.epochs, all
+  as one program; resumes from (or restores) the checkpoints in `store`. The rows are stored once,
+  end to end, and each replica's epoch walks its own (padded to the largest count with a zero-weight
+  row), so a second seed costs its parameters, not its data. Consumes `examples`: each entry is
+  released once it is copied (the rows are the run's largest data)."""
+  r, n = len(seeds), max(len(e.y) for e in examples)
   if n < section.batch_size:
     raise ConfigError(f"config.prospective.batch_size={section.batch_size} is larger than the "
                       f"{n} training rows of the largest replica; lower it.")
   f = examples[0].x.shape[1]
-  x, y, w = np.zeros((r, n, f), np.float32), np.zeros((r, n), np.int32), np.zeros((r, n), np.float32)
-  mean, std = np.zeros((r, f), np.float32), np.zeros((r, f), np.float32)
-  for i in range(r):
+  starts = np.cumsum([0] + [len(e.y) for e in examples])
+  pad = starts[-1]  # one last row of weight 0: what a replica with fewer rows walks through
+  x, y, w = (np.zeros((pad + 1, f), np.float32), np.zeros(pad + 1, np.int32),
+             np.zeros(pad + 1, np.float32))
+  means, stds = [], []
+  for i, start in enumerate(starts[:-1]):
     e, examples[i] = examples[i], None
-    x[i, :len(e.y)], y[i, :len(e.y)], w[i, :len(e.y)] = e.x, e.y, 1.0
-    mean[i], sd = e.x.mean(0), e.x.std(0)
-    std[i] = np.where(sd > 1e-6, sd, 1.0)  # a column constant in training stays of unit scale
+    x[start:start + len(e.y)], y[start:start + len(e.y)], w[start:start + len(e.y)] = e.x, e.y, 1.0
+    sd = e.x.std(0)
+    means.append(e.x.mean(0))
+    stds.append(np.where(sd > 1e-6, sd, 1.0))  # a column constant in training stays of unit scale
     del e
+  mean, std = np.stack(means)[rows_of], np.stack(stds)[rows_of]
+  fit_idx = np.full((r, n), pad, np.int32)
+  for i, j in enumerate(rows_of):
+    fit_idx[i, :starts[j + 1] - starts[j]] = np.arange(starts[j], starts[j + 1])
   net = model.pair_mlp(section.hidden)
   steps = section.epochs * (n // section.batch_size)
   tx = optax.chain(optax.scale_by_adam(), optax.add_decayed_weights(section.weight_decay),
@@ -157,11 +171,9 @@ def train(examples: list[Examples], seeds: np.ndarray, section, train_section,
   keys = jax.vmap(lambda s, i: rng.key(s, STAGE, i))(jnp.asarray(seeds), jnp.arange(r))
   state = jax.vmap(init)(keys)
   data = loop.ReplicaData(
-      own={"x": x, "y": y, "w": w, "mean": mean, "std": std,
-           "fit_idx": np.tile(np.arange(n, dtype=np.int32), (r, 1)),
-           "val_idx": np.zeros((r, 0), np.int32),
+      own={"mean": mean, "std": std, "fit_idx": fit_idx, "val_idx": np.zeros((r, 0), np.int32),
            "learning_rate": np.full(r, section.learning_rate, np.float32)},
-      shared={})
+      shared={"x": x, "y": y, "w": w})
   stage = store.stage(STAGE, section.epochs, section.batch_size, n)
   class_weights = jnp.asarray([1.0, section.strong_weight, 1.0])
   state = loop.train(stage, loop.make_epoch_fn(_loss_fn(net, class_weights), tx,
