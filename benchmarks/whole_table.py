@@ -47,20 +47,29 @@ def _peak_rss(args: list[str]) -> dict:
           "stdout_tail": proc.stdout[-800:]}
 
 
+def _commit() -> str:
+  """HEAD, with '+uncommitted' when the code (not docs or results) differs from it: what runs."""
+  def git(*args):
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+  changed = git("status", "--porcelain", "--untracked-files=no", "--", "mirjax", "configs",
+                "launch.py", "benchmarks/*.py", "requirements*.txt")
+  return git("rev-parse", "HEAD") + ("+uncommitted" if changed else "")
+
+
 def main(argv):
   del argv
+  commit = _commit()  # before the runs: the code they start with
   steps = {"train_and_evaluate": _peak_rss([]), "predict": _peak_rss(["--mode=predict"])}
   steps["queries"] = [_peak_rss(["--mode=query", *q]) for q in _QUERIES]
   with open(os.path.join(ROOT, _WORKDIR.value, "results.json"), encoding="utf-8") as f:
     seconds = json.load(f)["seconds"]
   record = {"cpu": _cpu(), "cores": len(os.sched_getaffinity(0)), "versions": provenance.versions(),
-            "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                                     text=True).stdout.strip(),
+            "commit": commit,
             "date": time.strftime("%Y-%m-%d"), "steps": steps, "train_phases_seconds": seconds}
   os.makedirs(_OUT.value, exist_ok=True)
   atomic.write_json(os.path.join(_OUT.value, "whole_table.json"), record)
   lines = [f"# configs/whole.py end to end ({record['date']}, {record['cpu']}, "
-           f"{record['cores']} cores, commit {record['commit'][:8]})", "",
+           f"{record['cores']} cores, commit {record['commit'][:8]}{record['commit'][40:]})", "",
            "| step | wall s | peak RSS GB |", "|---|---|---|",
            f"| train + evaluation (data {seconds['data']:.0f} s, model {seconds['train']:.0f} s, "
            f"evaluation {seconds['evaluate']:.0f} s) | {steps['train_and_evaluate']['seconds']:.0f} | "

@@ -179,7 +179,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.protocols.ranking_genes = 2000  # hit@20: at most this many test genes ranked per split
   c.protocols.bootstrap = 50  # paired gene-cluster bootstrap resamples of every SE
   # Splits evaluated at once, each in its own thread: the evaluation is mostly single-threaded NumPy
-  # (configs/whole.py: evaluation 944 s -> 714 s with 2, peak RSS 8.03 -> 8.06 GB, set by training).
+  # (configs/whole.py at 84c7b8ea: evaluation 944 s -> 714 s with 2; peak RSS 8.03 -> 8.06 GB).
   c.protocols.workers = 2
 
   # The prospective model (mirjax/prospective/): an MLP on pair features trained on inner windows
@@ -396,6 +396,7 @@ def _validate_protocols(p: ml_collections.ConfigDict, m: ml_collections.ConfigDi
   _require(m.learning_rate > 0 and m.strong_weight > 0 and m.weight_decay >= 0,
            "prospective.learning_rate/strong_weight/weight_decay",
            (m.learning_rate, m.strong_weight, m.weight_decay), "must be > 0 (weight decay >= 0).")
-  _require(len(m.seeds) >= 1, "prospective.seeds", m.seeds, "needs at least one seed.")
+  _require(len(m.seeds) >= 1 and len(set(m.seeds)) == len(m.seeds), "prospective.seeds", m.seeds,
+           "needs at least one seed, each once.")
   _require(0 <= m.matched_negatives <= 1, "prospective.matched_negatives", m.matched_negatives,
            "is a share, in [0, 1].")

@@ -6,7 +6,7 @@ Writes to `W/predictions/`:
   one), rank (1 = highest score of all pairs), rank_in_gene, rank_in_mirna, status (positive /
   nonfunctional_record / unknown), evidence (a positive's class), the four seed-site counts,
   targetscan, pita, and `reasons`: the two features that raised its score most (gradient x
-  standardized input: a first-order attribution); `all_pairs_by_mirna.parquet`: the same rows
+  standardized input of the seeds' mean score: a first-order attribution); `all_pairs_by_mirna.parquet`: the same rows
   sorted by miRNA, so that a query of either reads a few row groups;
 - `records.parquet`: every record of the table (for a known pair's experiments and PMIDs);
 - `nodes.json`: the universe's miRNA and gene names (a query resolves names from it);
@@ -37,12 +37,14 @@ STATUS = ("unknown", "positive", "nonfunctional_record")
 
 
 def _explained(net, strong_weight, params, mean, std, x):
-  """Both log-odds of each row, and the two features whose gradient x standardized input (a
-  first-order attribution) raised its `all` log-odds most, in one pass."""
+  """Both log-odds of each row, averaged over the seeds' networks (`params` [S, ...], which share
+  their rows and so their input statistics), and the two features whose gradient x standardized
+  input (a first-order attribution) raised the average `all` log-odds most, in one pass."""
   z = (x - mean) / std
 
   def scores(row):
-    out = model.log_odds(net.apply({"params": params}, row), strong_weight)
+    out = jax.vmap(lambda p: model.log_odds(net.apply({"params": p}, row), strong_weight))(params)
+    out = jax.tree.map(lambda a: a.mean(0), out)
     return out["all"], out
   grad, out = jax.vmap(jax.grad(scores, has_aux=True))(z)
   return out, jax.lax.top_k(grad * z, 2)[1].astype(jnp.int16)
@@ -74,17 +76,14 @@ def run(u: universe_lib.Universe, section, train_section, top: int, rows_seed: i
   strong = np.empty(len(pairs), np.float32)
   reasons = np.empty((len(pairs), 2), np.int16)
   chunk = max(1, (1 << 20) // len(genes)) * len(genes)
-  first = jax.tree.map(lambda a: a[0], trained.params)
   for start in range(0, len(pairs), chunk):
     m, g = np.divmod(pairs[start:start + chunk], n_g)
     x = feats.gather(m, g)
-    got, best = _explained_jit(trained.net, trained.strong_weight, first, trained.mean[0],
-                               trained.std[0], jnp.asarray(x))
-    runs = [jax.tree.map(np.asarray, got)] + [trained.scores(r, x)
-                                               for r in range(1, len(section.seeds))]
-    score[start:start + len(x)] = np.mean([r["all"] for r in runs], 0)
-    strong[start:start + len(x)] = np.mean([r["strong"] for r in runs], 0)
-    reasons[start:start + len(x)] = np.asarray(best)  # of the first seed's network
+    got, best = _explained_jit(trained.net, trained.strong_weight, trained.params,
+                               trained.mean[0], trained.std[0], jnp.asarray(x))
+    score[start:start + len(x)] = np.asarray(got["all"])
+    strong[start:start + len(x)] = np.asarray(got["strong"])
+    reasons[start:start + len(x)] = np.asarray(best)
   table, by_mirna = _table(u, stats, pairs, score, strong, reasons, names)
   del pairs, score, strong, reasons
   out = os.path.join(workdir, DIR)

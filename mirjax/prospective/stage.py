@@ -35,7 +35,7 @@ STAGE = "prospective"  # checkpoint directory, metrics.jsonl rows and random str
 
 @dataclasses.dataclass(frozen=True)
 class Examples:
-  """One replica's training rows."""
+  """One split's training rows (shared by its seeds' replicas)."""
   x: np.ndarray  # float32 [n, F]
   y: np.ndarray  # int32 [n]: model.CLASSES index
   windows: list  # per window: (cut, positives strong / high-throughput, negatives)
@@ -143,6 +143,9 @@ def train(examples: list[Examples], rows_of: np.ndarray, seeds: np.ndarray, sect
                       f"{n} training rows of the largest replica; lower it.")
   f = examples[0].x.shape[1]
   starts = np.cumsum([0] + [len(e.y) for e in examples])
+  if starts[-1] >= np.iinfo(np.int32).max:
+    raise ConfigError(f"{starts[-1]:,} training rows overflow the int32 row index; lower "
+                      "config.prospective.max_positives or negatives_ratio.")
   pad = starts[-1]  # one last row of weight 0: what a replica with fewer rows walks through
   x, y, w = (np.zeros((pad + 1, f), np.float32), np.zeros(pad + 1, np.int32),
              np.zeros(pad + 1, np.float32))
@@ -168,7 +171,9 @@ def train(examples: list[Examples], rows_of: np.ndarray, seeds: np.ndarray, sect
     k_init, k_shuffle = jax.random.split(key)
     params = net.init(k_init, jnp.zeros((1, f)))["params"]
     return loop.init_state(params, {}, tx, k_shuffle)
-  keys = jax.vmap(lambda s, i: rng.key(s, STAGE, i))(jnp.asarray(seeds), jnp.arange(r))
+  # A member's key names its seed and split, not its replica index: seed s of split j is the same
+  # network whichever other seeds train beside it (one seed: the index is the split's).
+  keys = jax.vmap(lambda s, j: rng.key(s, STAGE, j))(jnp.asarray(seeds), jnp.asarray(rows_of))
   state = jax.vmap(init)(keys)
   data = loop.ReplicaData(
       own={"mean": mean, "std": std, "fit_idx": fit_idx, "val_idx": np.zeros((r, 0), np.int32),
