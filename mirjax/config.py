@@ -200,8 +200,8 @@ def default_config() -> ml_collections.ConfigDict:
   c.prospective.learning_rate = 2e-3  # AdamW, cosine decay
   c.prospective.weight_decay = 1e-5
   c.prospective.strong_weight = 20.0  # loss weight of the strong class (none and others: 1)
-  # Training seeds, each a replica sharing its split's rows; the score is their mean (two beat either
-  # alone on the inner splits; four, higher still, do not fit whole.py's 20 minutes).
+  # Training seeds, each a replica sharing its split's rows; the score is their mean (on the inner
+  # splits two beat the mean of the same two alone, by about the seed noise: docs/reports/prospective.md).
   c.prospective.seeds = (0, 1)
 
   c.predict = ml_collections.ConfigDict()

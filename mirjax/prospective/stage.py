@@ -11,8 +11,7 @@ miRNA, so that the model also learns to rank a gene's candidates). The windows' 
 Every split x seed is one replica of one compiled program (mirjax/train/loop.py), with its own input
 statistics, rate and key. The seeds of a split share its rows, stored once: each replica walks its
 own rows, padded to the largest count with a zero-weight row. The seeds are an ensemble (the model's
-score is their mean): on the inner splits two seeds beat either alone in every measure
-(docs/reports/prospective.md).
+score is their mean; docs/reports/prospective.md measures what it adds).
 """
 
 import dataclasses
