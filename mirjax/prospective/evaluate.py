@@ -43,23 +43,20 @@ class ModelScorer:
     return f
 
 
-def examples(u, splits, stats, protocols_section, section) -> tuple[list, np.ndarray, np.ndarray,
-                                                                    list]:
-  """(training rows of every split, each replica's rows and seed, the replicas of each split). A
+def examples(u, splits, stats, protocols_section, section) -> tuple[list, np.ndarray, np.ndarray]:
+  """(training rows of every split, each replica's split and seed; replicas are split-major). A
   split's rows are drawn once (stream of protocols.seed) and shared by its seeds' replicas."""
-  out, rows_of, seeds, of_split = [], [], [], []
-  for i, split in enumerate(splits):
+  out = []
+  for split in splits:
     draw = rng.generator(protocols_section.seed, "prospective_windows",
                          protocols.PROTOCOLS.index(split.protocol), split.index)
     out.append(stage.window_examples(u, split, stats, section, draw))
-    of_split.append(list(range(len(seeds), len(seeds) + len(section.seeds))))
-    rows_of += [i] * len(section.seeds)
-    seeds += list(section.seeds)
     logging.info("model rows of %s %s: %d (%s)", split.protocol, split.label, len(out[-1].y),
                  "; ".join(f"cut {x['cut'] / 1e6:.0f}M: {x['strong']} strong, "
                            f"{x['high_throughput']} other, {x['negatives']} negatives"
                            for x in out[-1].windows))
-  return out, np.asarray(rows_of), np.asarray(seeds), of_split
+  n = len(section.seeds)
+  return out, np.repeat(np.arange(len(splits)), n), np.tile(np.asarray(section.seeds), len(splits))
 
 
 def write_splits(u: Universe, p, workdir: str, splits=None) -> dict:
@@ -79,10 +76,11 @@ def run(u: Universe, p, section, train_section, workdir: str, t0: float, header)
   header()
   write_splits(u, p, workdir, splits)
   t_data = time.time() - t0
-  rows, rows_of, seeds, of_split = examples(u, splits, stats, p, section)
+  rows, rows_of, seeds = examples(u, splits, stats, p, section)
   trained = stage.train(rows, rows_of, seeds, section, train_section,
                         loop.Store.of_workdir(workdir, train_section))
   del rows
+  of_split = [np.flatnonzero(rows_of == i) for i in range(len(splits))]  # each split's replicas
   t_train = time.time() - t0 - t_data
   recorded = np.unique(u.records.pair)
 

@@ -8,8 +8,8 @@ qPCR-type one.
 
 The strong class is weighted `strong_weight` times in the loss (it is rare), which multiplies the
 network's strong odds by that weight. The scores divide it out again: otherwise `all` would count a
-strong validation as `strong_weight` times as likely as it is and rank a gene's candidates by the miRNAs'
-low-throughput attention rather than by who any new study finds (chosen on the inner split:
+strong validation as `strong_weight` times as likely as it is and rank a gene's candidates by the
+miRNAs' low-throughput attention rather than by who any new study finds (chosen on the inner split:
 docs/reports/prospective.md). `strong` only shifts by a constant.
 """
 

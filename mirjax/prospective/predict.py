@@ -6,8 +6,9 @@ Writes to `W/predictions/`:
   one), rank (1 = highest score of all pairs), rank_in_gene, rank_in_mirna, status (positive /
   nonfunctional_record / unknown), evidence (a positive's class), the four seed-site counts,
   targetscan, pita, and `reasons`: the two features that raised its score most (gradient x
-  standardized input of the seeds' mean score: a first-order attribution); `all_pairs_by_mirna.parquet`: the same rows
-  sorted by miRNA, so that a query of either reads a few row groups;
+  standardized input of the seeds' mean score: a first-order attribution);
+  `all_pairs_by_mirna.parquet`: the same rows sorted by miRNA, so that a query of either reads a few
+  row groups;
 - `records.parquet`: every record of the table (for a known pair's experiments and PMIDs);
 - `nodes.json`: the universe's miRNA and gene names (a query resolves names from it);
 - `top_by_gene.csv`, `top_by_mirna.csv`: each node's top `predict.top` unknown candidates.
