@@ -258,7 +258,8 @@ def test_seeds_share_their_splits_rows_and_walk_only_them(tmp_path):
   """Split 0 has 48 rows, all class high-throughput; split 1 has 160, all class none; split 0's one
   replica and split 1's two (seeds 0 and 1) train in one program on rows stored once. Each replica
   reads its own split's statistics and rows: split 0's walks 112 padding rows of class none too, which
-  must weigh nothing, so it still calls everything high-throughput and split 1's replicas nothing."""
+  must weigh nothing, so it still calls everything high-throughput and split 1's replicas nothing.
+Split 1's seeds score as one ensemble, the mean of their log-odds."""
   draw = np.random.default_rng(0)
   ex = [stage.Examples(draw.normal(size=(n, 5)).astype(np.float32) + shift, np.full(n, label,
                                                                                    np.int32), [])
@@ -272,6 +273,10 @@ def test_seeds_share_their_splits_rows_and_walk_only_them(tmp_path):
   np.testing.assert_allclose(trained.mean, np.stack([want_mean[0], want_mean[1], want_mean[1]]),
                              rtol=1e-6)
   x = draw.normal(size=(100, 5)).astype(np.float32)
-  scores = [trained.scores(r, x)["all"] for r in range(3)]
+  scores = [trained.scores([r], x)["all"] for r in range(3)]
   assert (scores[0] > 0).all() and (scores[1] < 0).all() and (scores[2] < 0).all()
   assert not np.allclose(scores[1], scores[2])  # two seeds, two networks
+  both = trained.scores([1, 2], x)  # split 1's ensemble: the mean of its seeds' log-odds
+  np.testing.assert_allclose(both["all"], (scores[1] + scores[2]) / 2, rtol=1e-5, atol=1e-5)
+  with pytest.raises(ValueError, match="do not share their input statistics"):
+    trained.scores([0, 1], x)

@@ -26,8 +26,8 @@ MODEL_SCORES = {"model": "all", "model_strong": "strong"}
 
 
 class ModelScorer:
-  """The model's scores of pairs of one split: the mean over its seeds' replicas of one score;
-  the two scores share one feature gather and forward pass per block of pairs."""
+  """The model's scores of pairs of one split: its seeds' replicas as one ensemble; the two scores
+  share one feature gather and forward pass per block of pairs."""
 
   def __init__(self, trained: stage.Trained, replicas: list[int], feats: features.Features):
     self.trained, self.replicas, self.feats = trained, replicas, feats
@@ -36,9 +36,7 @@ class ModelScorer:
   def __call__(self, score: str):
     def f(m, g):
       if self._last[0] is not m or self._last[1] is not g:
-        x = self.feats.gather(m, g)
-        runs = [self.trained.scores(r, x) for r in self.replicas]
-        self._last = (m, g, {s: np.mean([run[s] for run in runs], 0) for s in runs[0]})
+        self._last = (m, g, self.trained.scores(self.replicas, self.feats.gather(m, g)))
       return self._last[2][score]
     return f
 

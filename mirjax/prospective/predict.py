@@ -26,9 +26,9 @@ import pyarrow.parquet as pq
 from absl import logging
 
 from mirjax import atomic, rng
-from mirjax.data import mirtarbase, protocols
+from mirjax.data import mirtarbase, protocols, sequences
 from mirjax.data import universe as universe_lib
-from mirjax.prospective import features, model, stage
+from mirjax.prospective import features, stage
 from mirjax.prospective.files import DIR, NODES, PAIRS, PAIRS_BY_MIRNA, RECORDS
 from mirjax.train import loop
 
@@ -38,14 +38,13 @@ STATUS = ("unknown", "positive", "nonfunctional_record")
 
 
 def _explained(net, strong_weight, params, mean, std, x):
-  """Both log-odds of each row, averaged over the seeds' networks (`params` [S, ...], which share
-  their rows and so their input statistics), and the two features whose gradient x standardized
-  input (a first-order attribution) raised the average `all` log-odds most, in one pass."""
+  """Both log-odds of each row (stage.ensemble of the seeds' networks), and the two features whose
+  gradient x standardized input (a first-order attribution) raised the `all` log-odds most, in one
+  pass."""
   z = (x - mean) / std
 
   def scores(row):
-    out = jax.vmap(lambda p: model.log_odds(net.apply({"params": p}, row), strong_weight))(params)
-    out = jax.tree.map(lambda a: a.mean(0), out)
+    out = stage.ensemble(net, strong_weight, params, row)
     return out["all"], out
   grad, out = jax.vmap(jax.grad(scores, has_aux=True))(z)
   return out, jax.lax.top_k(grad * z, 2)[1].astype(jnp.int16)
@@ -68,6 +67,7 @@ def run(u: universe_lib.Universe, section, train_section, top: int, rows_seed: i
                         section, train_section, store)
   del rows
   t_fit = time.time() - t0
+  params, mean, std = trained.members(np.arange(len(section.seeds)))
   feats = features.Features(u, everything.train, everything.now, stats, section.recent)
   names = np.array(features.Features.names())
   mirnas, genes = np.flatnonzero(u.mirna_in), np.flatnonzero(u.gene_in)
@@ -80,8 +80,8 @@ def run(u: universe_lib.Universe, section, train_section, top: int, rows_seed: i
   for start in range(0, len(pairs), chunk):
     m, g = np.divmod(pairs[start:start + chunk], n_g)
     x = feats.gather(m, g)
-    got, best = _explained_jit(trained.net, trained.strong_weight, trained.params,
-                               trained.mean[0], trained.std[0], jnp.asarray(x))
+    got, best = _explained_jit(trained.net, trained.strong_weight, params, mean, std,
+                               jnp.asarray(x))
     score[start:start + len(x)] = np.asarray(got["all"])
     strong[start:start + len(x)] = np.asarray(got["strong"])
     reasons[start:start + len(x)] = np.asarray(best)
@@ -151,7 +151,7 @@ def _table(u, stats: features.SequenceStats, pairs, score, strong, reasons,
       "rank_in_gene": (np.arange(len(g)) - np.searchsorted(g, g) + 1).astype(np.int32),
       "status": pd.Categorical.from_codes(status, STATUS),
       "evidence": pd.Categorical.from_codes(evidence, mirtarbase.EVIDENCE),
-      **{f"sites_{t}": sites[:, i] for i, t in enumerate(("8mer", "7mer_m8", "7mer_a1", "6mer"))},
+      **{f"sites_{t}": sites[:, i] for i, t in enumerate(sequences.SITE_TYPES)},
       "targetscan": features.is_member(pairs, stats.predicted["targetscan"]),
       "pita": features.is_member(pairs, stats.predicted["pita"]),
       "reasons": pd.Categorical.from_codes(_reason_codes(reasons, len(names)),

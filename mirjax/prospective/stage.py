@@ -101,6 +101,14 @@ def _loss_fn(net, class_weights):
   return loss_fn
 
 
+def ensemble(net, strong_weight, params, z):
+  """{'all', 'strong'}: the log-odds of standardized rows z, averaged over the members whose
+  parameters `params` stacks [S, ...] (the seeds of one split, which share its rows and so its input
+  statistics): the model's score in evaluation and in predict alike."""
+  out = jax.vmap(lambda p: model.log_odds(net.apply({"params": p}, z), strong_weight))(params)
+  return jax.tree.map(lambda a: a.mean(0), out)
+
+
 @dataclasses.dataclass(frozen=True)
 class Trained:
   """Every replica's parameters and input statistics; `scores` of any feature rows."""
@@ -110,23 +118,29 @@ class Trained:
   std: np.ndarray
   strong_weight: float  # the strong class's loss weight, divided out of the scores
 
-  def scores(self, replica: int, x: np.ndarray, chunk: int = 1 << 20) -> dict:
-    """{'all', 'strong'}: float32 [n] log-odds of replica `replica` for feature rows x."""
-    p = jax.tree.map(lambda a: a[replica], self.params)
+  def members(self, replicas) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The stacked parameters of `replicas` (one split's seeds) and their shared statistics."""
+    replicas = np.asarray(replicas)
+    if not (self.mean[replicas] == self.mean[replicas[0]]).all():
+      raise ValueError(f"replicas {replicas.tolist()} do not share their input statistics: an "
+                       "ensemble averages the seeds of one split.")
+    return (jax.tree.map(lambda a: a[replicas], self.params), self.mean[replicas[0]],
+            self.std[replicas[0]])
+
+  def scores(self, replicas, x: np.ndarray, chunk: int = 1 << 20) -> dict:
+    """{'all', 'strong'}: float32 [n] log-odds of the ensemble of `replicas` for feature rows x."""
+    params, mean, std = self.members(replicas)
     out = {s: [] for s in model.SCORES}
     for start in range(0, len(x), chunk):
-      got = _scores(self.net, self.strong_weight, p, self.mean[replica], self.std[replica],
+      got = _scores(self.net, self.strong_weight, params, mean, std,
                     jnp.asarray(x[start:start + chunk]))
       for s in model.SCORES:
         out[s].append(np.asarray(got[s]))
     return {s: np.concatenate(v) if v else np.zeros(0, np.float32) for s, v in out.items()}
 
 
-def _scores_impl(net, strong_weight, params, mean, std, x):
-  return model.log_odds(net.apply({"params": params}, (x - mean) / std), strong_weight)
-
-
-_scores = jax.jit(_scores_impl, static_argnums=(0, 1))
+_scores = jax.jit(lambda net, strong_weight, params, mean, std, x: ensemble(
+    net, strong_weight, params, (x - mean) / std), static_argnums=(0, 1))
 
 
 def train(examples: list[Examples], rows_of: np.ndarray, seeds: np.ndarray, section,
