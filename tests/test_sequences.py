@@ -15,19 +15,25 @@ def _revcomp(s: str) -> str:
   return "".join(_COMPLEMENT[c] for c in reversed(s))
 
 
-def brute_force_sites(mature: str, utr: str) -> list[int]:
+def brute_force_sites(mature: str, utr: str) -> tuple[list[int], list[float]]:
   """(8mer, 7mer-m8, 7mer-A1, 6mer) by scanning every position for the 6-mer core and reading its
-  two flanks, written independently of the vectorized counter."""
+  two flanks, and the sites' flank A/U share and log10 distance to the nearer UTR end averaged with
+  the type weights, written independently of the vectorized counter."""
   m = mature.upper().replace("U", "T")
   core, m8 = _revcomp(m[1:7]), _COMPLEMENT[m[7]]
-  counts = [0, 0, 0, 0]
+  counts, weighted = [0, 0, 0, 0], np.zeros(3)
   for i in range(len(utr) - 5):
     if utr[i:i + 6] != core:
       continue
     has_m8 = i > 0 and utr[i - 1] == m8
     has_a1 = i + 6 < len(utr) and utr[i + 6] == "A"
-    counts[0 if has_m8 and has_a1 else 1 if has_m8 else 2 if has_a1 else 3] += 1
-  return counts
+    kind = 0 if has_m8 and has_a1 else 1 if has_m8 else 2 if has_a1 else 3
+    counts[kind] += 1
+    flanks = [b for b in utr[max(i - 31, 0):max(i - 1, 0)] + utr[i + 7:i + 37] if b in "ACGT"]
+    au = sum(b in "AT" for b in flanks) / len(flanks) if flanks else 0.5
+    end = np.log10(1 + min(i, len(utr) - 6 - i))
+    weighted += sequences.SITE_WEIGHTS[kind] * np.array([1.0, au, end])
+  return counts, list(weighted[1:] / weighted[0]) if weighted[0] else [0.0, 0.0]
 
 
 def _planted(rng, mirnas, n_utrs=40):
@@ -47,17 +53,23 @@ def _planted(rng, mirnas, n_utrs=40):
   return utrs
 
 
-def test_seed_sites_equal_a_brute_force_scan():
+def test_seed_sites_and_their_context_equal_a_brute_force_scan():
   rng = np.random.default_rng(0)
   mirnas = ["".join(rng.choice(list("ACGU"), 22)) for _ in range(25)]
   mirnas.append(mirnas[0][:7] + ("A" if mirnas[0][7] != "A" else "C") + mirnas[0][8:])  # one core,
   utrs = _planted(rng, mirnas)  # another nt 8: shares the gather, not the counts
-  got = sequences.site_counts([sequences.Seed.of(m) for m in mirnas],
-                              sequences.context_counts(utrs))
-  want = np.array([[brute_force_sites(m, u) for u in utrs] for m in mirnas])
+  got, context = sequences.seed_sites([sequences.Seed.of(m) for m in mirnas],
+                                      sequences.contexts(utrs))
+  brute = [[brute_force_sites(m, u) for u in utrs] for m in mirnas]
+  want = np.array([[b[0] for b in row] for row in brute])
   assert got.shape == (len(mirnas), len(utrs), 4)
   np.testing.assert_array_equal(got, want)
   assert (want.sum(axis=(0, 1)) > 10).all()  # every site type was planted and found
+  want_context = np.array([[b[1] for b in row] for row in brute])
+  assert context.shape == (len(mirnas), len(utrs), 2) and context.dtype == np.float16
+  np.testing.assert_allclose(context, want_context, atol=2e-3)  # float16
+  sited = want.sum(-1) > 0
+  assert np.ptp(want_context[sited], 0).min() > 0.3  # both vary across the planted sites
 
 
 def test_one_site_of_each_type():
@@ -69,7 +81,7 @@ def test_one_site_of_each_type():
           "GG" + "T" + core + "G" + "GG",  # 6mer
           core + "A",  # at the very start: no base before it, A after: 7mer-A1
           "GGN" + core + "A"]  # an N before it is no m8 match
-  got = sequences.site_counts([sequences.Seed.of(mir)], sequences.context_counts(utrs))[0]
+  got = sequences.seed_sites([sequences.Seed.of(mir)], sequences.contexts(utrs))[0][0]
   np.testing.assert_array_equal(got, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1],
                                       [0, 0, 1, 0], [0, 0, 1, 0]])
 
@@ -105,6 +117,6 @@ def test_repeated_utr_stretches_count_once():
   stretch = "GGC" + core + "AGG"
   utr = "NN".join([stretch, "ACGT", stretch, stretch]) + "NNN"
   assert sequences.deduplicated(utr) == stretch + "N" + "ACGT"
-  counts = sequences.site_counts([sequences.Seed.of("UGAGGUAGUAGGUUGUAUAGUU")],
-                                 sequences.context_counts([sequences.deduplicated(utr)]))
+  counts, _ = sequences.seed_sites([sequences.Seed.of("UGAGGUAGUAGGUUGUAUAGUU")],
+                                   sequences.contexts([sequences.deduplicated(utr)]))
   assert counts.sum() == 1

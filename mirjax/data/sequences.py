@@ -10,7 +10,10 @@ too (cold start), and the biology that can carry across papers.
 
 Counting is vectorized: every position of every UTR gets one context code (the 6-mer, the base
 before it and the base after it, N for none), the codes are tallied per UTR once into a sparse
-[n_utr, n_codes] matrix, and a miRNA's counts are 16 of its columns.
+[n_utr, n_codes] matrix, and a miRNA's counts are 25 of its columns. Two more tallies of the same
+codes sum what TargetScan's context score reads at a site beyond its type: the A/U share of its
+flanks and its distance to the UTR's nearer end (sites in A/U-rich flanks and away from the middle
+of long UTRs repress more; Grimson et al. 2007), so a pair's sites carry their context too.
 """
 
 import dataclasses
@@ -33,6 +36,10 @@ for _i, _b in enumerate(_BASES):
 _CODE[ord("U")] = _CODE[ord("u")] = 3  # RNA reads as DNA
 _N_CONTEXT = 5 * 4 ** 6 * 5  # (base before, 6-mer, base after)
 _A = 0
+# The a priori efficacy of each site type (8mer > 7mer-m8 > 7mer-A1 > 6mer; Bartel 2009): the weights
+# of the seed-site score (the seed-site baseline) and of a pair's site-context averages.
+SITE_WEIGHTS = np.array([3.0, 2.0, 1.5, 0.5], np.float32)
+FLANK = 30  # nt either side of a site whose A/U share is its local A/U content
 
 
 class Mature(NamedTuple):
@@ -138,10 +145,32 @@ class Seed:
     return cls(int(np.dot(target, 4 ** np.arange(5, -1, -1))), int(complement[7]))
 
 
-def context_counts(utrs: list[str]) -> scipy.sparse.csc_matrix:
-  """[n_utr, _N_CONTEXT] counts of (base before, 6-mer, base after) at every 6-mer of each UTR
-  (columns: (before * 4096 + six) * 5 + after), a 6-mer with an N in it not counted."""
-  rows, cols = [], []
+class Contexts(NamedTuple):
+  """Tallies over every 6-mer of each UTR, one column per (base before, 6-mer, base after) (columns:
+  (before * 4096 + six) * 5 + after; a 6-mer with an N in it not counted): how many there are, and
+  the sums of two things TargetScan's context score reads at a site (Grimson et al. 2007): the
+  A/U share of its flanks and how far it lies from the UTR's nearer end."""
+  count: scipy.sparse.csc_matrix  # int32 [n_utr, _N_CONTEXT]
+  au: scipy.sparse.csc_matrix  # float32: sum of the A/U share of the FLANK nt either side
+  end: scipy.sparse.csc_matrix  # float32: sum of log10(1 + nt to the nearer end of the UTR)
+
+
+def _flank_au(codes: np.ndarray, n: int) -> np.ndarray:
+  """float32 [n]: for the 6-mer at each position i, the A/U share of the A/C/G/T letters in the FLANK
+  nt before its m8 position (i - 1) and the FLANK nt after its A1 position (i + 6); 0.5 without any."""
+  letters = np.r_[0, np.cumsum(codes < _N)]
+  au = np.r_[0, np.cumsum((codes == _A) | (codes == 3))]
+  i = np.arange(n)
+  windows = ((np.maximum(i - 1 - FLANK, 0), np.maximum(i - 1, 0)),
+             (np.minimum(i + 7, len(codes)), np.minimum(i + 7 + FLANK, len(codes))))
+  n_letters = sum(letters[b] - letters[a] for a, b in windows)
+  n_au = sum(au[b] - au[a] for a, b in windows)
+  return np.where(n_letters > 0, n_au / np.maximum(n_letters, 1), 0.5).astype(np.float32)
+
+
+def contexts(utrs: list[str]) -> Contexts:
+  """The Contexts of each UTR, one row per UTR."""
+  rows, cols, au, end = [], [], [], []
   for u, sequence in enumerate(utrs):
     codes = encode(sequence)
     n = len(codes) - 5
@@ -155,30 +184,47 @@ def context_counts(utrs: list[str]) -> scipy.sparse.csc_matrix:
     code = (before * 4096 + six) * 5 + after
     cols.append(code[valid])
     rows.append(np.full(int(valid.sum()), u, np.int32))
+    au.append(_flank_au(codes, n)[valid])
+    i = np.arange(n)
+    end.append(np.log10(1.0 + np.minimum(i, n - 1 - i)).astype(np.float32)[valid])
   rows = np.concatenate(rows) if rows else np.zeros(0, np.int32)
   cols = np.concatenate(cols) if cols else np.zeros(0, np.int64)
-  return scipy.sparse.csc_matrix((np.ones(len(rows), np.int32), (rows, cols)),
-                                 shape=(len(utrs), _N_CONTEXT))
+
+  def tally(values):
+    return scipy.sparse.csc_matrix((values, (rows, cols)), shape=(len(utrs), _N_CONTEXT))
+  return Contexts(tally(np.ones(len(rows), np.int32)),
+                  *(tally(np.concatenate(v) if v else np.zeros(0, np.float32)) for v in (au, end)))
 
 
-def site_counts(seeds: list[Seed], contexts: scipy.sparse.csc_matrix) -> np.ndarray:
-  """uint16 [n_mirna, n_utr, 4]: each miRNA's 8mer, 7mer-m8, 7mer-A1 and 6mer sites in each UTR
-  (SITE_TYPES order), from `context_counts`. miRNAs sharing a 6-mer target share one gather."""
-  out = np.zeros((len(seeds), contexts.shape[0], 4), np.uint16)
+def _by_type(block: np.ndarray, m8: int) -> np.ndarray:
+  """[n_utr, 4] sums per site type (SITE_TYPES order) of a [n_utr, before, after] block of a 6-mer's
+  tallies, for a miRNA whose nt 8 pairs with base m8: each site counted once, at its most specific
+  type."""
+  a1 = block[:, :, _A]
+  eight = a1[:, m8]
+  seven_m8 = block[:, m8].sum(1) - eight
+  seven_a1 = a1.sum(1) - eight
+  six = block.sum((1, 2)) - eight - seven_m8 - seven_a1
+  return np.stack([eight, seven_m8, seven_a1, six], 1)
+
+
+def seed_sites(seeds: list[Seed], ctx: Contexts) -> tuple[np.ndarray, np.ndarray]:
+  """Each miRNA's sites in each UTR: uint16 [n_mirna, n_utr, 4] counts of its 8mer, 7mer-m8, 7mer-A1
+  and 6mer sites (SITE_TYPES order), and float16 [n_mirna, n_utr, 2] the flank A/U share and the
+  log distance to the nearer end, averaged over its sites weighted by SITE_WEIGHTS (0 without a
+  site). miRNAs sharing a 6-mer target share one gather."""
+  counts = np.zeros((len(seeds), ctx.count.shape[0], 4), np.uint16)
+  context = np.zeros((len(seeds), ctx.count.shape[0], 2), np.float16)
   by_target: dict[int, list[int]] = {}
   for i, seed in enumerate(seeds):
     by_target.setdefault(seed.target6, []).append(i)
   before, after = np.meshgrid(np.arange(5), np.arange(5), indexing="ij")
   for target, members in by_target.items():
     cols = ((before * 4096 + target) * 5 + after).ravel()
-    block = contexts[:, cols].toarray().reshape(-1, 5, 5)  # [n_utr, before, after]
-    a1 = block[:, :, _A]  # [n_utr, before]
-    total = block.sum(2)
+    blocks = [m[:, cols].toarray().reshape(-1, 5, 5) for m in ctx]  # [n_utr, before, after]
     for i in members:
-      m8 = seeds[i].m8
-      eight = a1[:, m8]
-      seven_m8 = total[:, m8] - eight
-      seven_a1 = a1.sum(1) - eight
-      six = total.sum(1) - eight - seven_m8 - seven_a1
-      out[i] = np.minimum(np.stack([eight, seven_m8, seven_a1, six], 1), 65535)
-  return out
+      count, *sums = (_by_type(b, seeds[i].m8) for b in blocks)
+      counts[i] = np.minimum(count, 65535)
+      weight = count @ SITE_WEIGHTS
+      context[i] = np.stack([s @ SITE_WEIGHTS for s in sums], 1) / np.maximum(weight, 1e-9)[:, None]
+  return counts, context

@@ -7,7 +7,8 @@ records with one end outside the grid are its side graph) and tests only grid pa
 is rebuilt from each split's training papers like every other input.
 
 `Content` is what the sequences say of every pair and node, the same in every split: seed-site counts in
-the gene's 3'UTR (mirjax/data/sequences.py), UTR length, seed families, TargetScan/PITA membership.
+the gene's 3'UTR and their context (mirjax/data/sequences.py), UTR length and A/U share, the seed's G/C
+share, seed families, TargetScan/PITA membership.
 """
 
 import dataclasses
@@ -27,7 +28,11 @@ UNIVERSES = ("whole", "grid")
 class Content:
   """What the sequences say, in the records' index space."""
   sites: np.ndarray  # uint8 [n_mirna, n_gene, 4]: 8mer, 7mer-m8, 7mer-A1, 6mer sites (capped at 255)
+  site_context: np.ndarray  # float16 [n_mirna, n_gene, 2]: the sites' flank A/U share and log10
+  #   distance to the nearer UTR end, averaged weighted by site type (0 without a site)
   utr_length: np.ndarray  # float32 [n_gene]: A/C/G/T letters of the 3'UTR (0: none known)
+  utr_au: np.ndarray  # float32 [n_gene]: the 3'UTR's A/U share (0: none known)
+  seed_gc: np.ndarray  # float32 [n_mirna]: the G/C share of nt 2-8, the seed's pairing stability
   has_seed: np.ndarray  # bool [n_mirna]: a miRBase sequence was found
   seed_family: np.ndarray  # int32 [n_mirna]: one id per distinct nt 2-8 seed (-1: none)
   predicted: dict  # 'targetscan' / 'pita' -> bool sparse [n_mirna, n_gene]
@@ -72,11 +77,15 @@ def _content(records: mirtarbase.Records, paths: dict) -> Content:
   gene_utrs = [sequences.deduplicated(u) for u in raw]
   seeds = [sequences.Seed.of(s) if s else None for s in mirna_seqs]
   has_seed = np.array([s is not None for s in seeds])
-  counts = sequences.site_counts([s for s in seeds if s is not None],
-                                 sequences.context_counts(gene_utrs))
+  counts, context = sequences.seed_sites([s for s in seeds if s is not None],
+                                          sequences.contexts(gene_utrs))
   sites = np.zeros((len(seeds), len(gene_utrs), 4), np.uint8)
   sites[has_seed] = np.minimum(counts, 255)
-  del counts
+  site_context = np.zeros((len(seeds), len(gene_utrs), 2), np.float16)
+  site_context[has_seed] = context
+  del counts, context
+  seed_gc = np.array([sum(b in "GC" for b in s[1:8]) / 7 if s else 0.0 for s in mirna_seqs],
+                     np.float32)
   family_of = {}
   seed_family = np.array([family_of.setdefault(s[1:8], len(family_of)) if s else -1
                           for s in mirna_seqs], np.int32)
@@ -84,6 +93,8 @@ def _content(records: mirtarbase.Records, paths: dict) -> Content:
   def letters(utr: str) -> int:  # a UTR's length: its N padding is no sequence
     return sum(utr.count(b) for b in "ACGT")
   utr_length = np.array([letters(u) for u in gene_utrs], np.float32)
+  utr_au = np.array([(u.count("A") + u.count("T")) / max(n, 1) for u, n in zip(gene_utrs, utr_length)],
+                    np.float32)
   lists = target_lists.read_lists(paths["target_predictions"])
   seven = sites[..., :3].any(-1)
   predicted, matched = {}, {}
@@ -104,7 +115,8 @@ def _content(records: mirtarbase.Records, paths: dict) -> Content:
                report["genes_with_utr"], report["genes"],
                report["target_list_mirnas"]["targetscan"], report["target_list_mirnas"]["pita"],
                report["seconds"])
-  return Content(sites, utr_length, has_seed, seed_family, predicted, report)
+  return Content(sites, site_context, utr_length, utr_au, seed_gc, has_seed, seed_family, predicted,
+                 report)
 
 
 def _grid_nodes(records: mirtarbase.Records, paths: dict, dim: int):

@@ -5,8 +5,9 @@ records, cut further at an earlier `now` for the model's inner windows) and the 
 the same in every split. Per node: distinct partners overall and per evidence class, distinct papers,
 partners first reported recently, CLIP records recently, a recency-decayed degree, the age of its first
 and last record, partners with non-functional records only; per miRNA also its seed family's degree
-and size and how many UTRs its seed hits; per gene its UTR length. Per pair: seed sites of each type,
-their density, the site score standardized within the gene and within the miRNA, TargetScan and PITA
+and size, how many UTRs its seed hits and the seed's G/C share; per gene its UTR length and A/U share.
+Per pair: seed sites of each type, their density, their flank A/U share and distance to the UTR's
+nearer end, the site score standardized within the gene and within the miRNA, TargetScan and PITA
 membership, and the degree products. A pair's own earlier records are no feature: every training
 row, window positive or negative, is a pair that no earlier record holds (such a column was constant
 in training and sent the scores of pairs with a non-functional record to +-400 log-odds).
@@ -17,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from mirjax.data import mirtarbase
+from mirjax.data.sequences import SITE_WEIGHTS
 from mirjax.data.universe import Universe
 
-SITE_WEIGHTS = np.array([3.0, 2.0, 1.5, 0.5], np.float32)  # 8mer, 7mer-m8, 7mer-A1, 6mer, a priori
 _NODE = ("deg", "deg_strong", "deg_clip", "deg_other", "papers", "papers_strong", "papers_clip",
          "recent_deg", "recent_clip_records", "decayed_deg", "age_first", "age_last",
          "nonfunctional_deg")
@@ -122,8 +123,9 @@ class Features:
   def names() -> list[str]:
     return ([f"mirna_{k}" for k in _NODE + ("family_deg",)] + [f"gene_{k}" for k in _NODE]
             + ["mirna_family_size", "mirna_site_rate7", "mirna_site_rate6", "mirna_has_seed",
-               "gene_log_utr", "gene_has_utr", "site_8mer", "site_7mer_m8", "site_7mer_a1",
-               "site_6mer", "site_any7", "site_density7", "site_density6", "site_score_in_gene",
+               "mirna_seed_gc", "gene_log_utr", "gene_has_utr", "gene_utr_au", "site_8mer",
+               "site_7mer_m8", "site_7mer_a1", "site_6mer", "site_any7", "site_density7",
+               "site_density6", "site_flank_au", "site_end_distance", "site_score_in_gene",
                "site_score_in_mirna", "targetscan", "pita", "log_degree_product",
                "log_strong_degree_product"])
 
@@ -146,9 +148,10 @@ class Features:
     length = np.maximum(c.utr_length[g], 1.0)
     score = sites @ SITE_WEIGHTS
     key = m.astype(np.int64) * self.u.shape[1] + g
-    for column in (np.log1p(s.family_size[m]), s.rate7[m], s.rate6[m], c.has_seed[m],
-                   np.log1p(c.utr_length[g]), c.utr_length[g] > 0, *np.log1p(sites).T, seven > 0,
-                   1000 * seven / length, 1000 * sites[:, 3] / length,
+    for column in (np.log1p(s.family_size[m]), s.rate7[m], s.rate6[m], c.has_seed[m], c.seed_gc[m],
+                   np.log1p(c.utr_length[g]), c.utr_length[g] > 0, c.utr_au[g],
+                   *np.log1p(sites).T, seven > 0, 1000 * seven / length, 1000 * sites[:, 3] / length,
+                   *c.site_context[m, g].T,
                    (score - s.gene_mean[g]) / s.gene_std[g],
                    (score - s.mirna_mean[m]) / s.mirna_std[m],
                    is_member(key, s.predicted["targetscan"]), is_member(key, s.predicted["pita"]),
