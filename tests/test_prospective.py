@@ -160,6 +160,14 @@ def test_train_predict_query_end_to_end(files, tmp_path):
     assert list(got["rank"]) == list(want["rank"])
   in_mirna = table.sort_values("rank").groupby("mirna", observed=True).cumcount() + 1
   assert (table["rank_in_mirna"] == in_mirna.loc[table.index]).all()
+  codes = pd.factorize(table["gene"])[0]  # one block per gene, by rank within it
+  assert (np.diff(codes) >= 0).all() and (np.diff(table["rank"])[np.diff(codes) == 0] > 0).all()
+  assert (table["rank_in_gene"] == table.groupby("gene", observed=True).cumcount() + 1).all()
+  records = pd.read_parquet(w / "predictions" / "records.parquet")
+  functional = records.groupby(["mirna", "gene"], observed=True)["functional"].any()
+  key = pd.MultiIndex.from_arrays([table["mirna"], table["gene"]])
+  want = functional.reindex(key).map({True: "positive", False: "nonfunctional_record"})
+  assert (table["status"].astype(str).to_numpy() == want.fillna("unknown").to_numpy()).all()
   gene = table.loc[table["status"] == "positive", "gene"].iloc[0]
   t = time.time()
   p = _launch(files, w, "--mode=query", f"--gene={gene.lower()}", "--top=5", "--include_known")
@@ -210,6 +218,21 @@ def test_hit_at_20_ranks_each_test_genes_candidates():
   assert got["perfect"]["hit@20"] == pytest.approx(25 / 35)
   assert got["flat"]["hit@20"] == pytest.approx((5 * 20 / 49 + 30 * 20 / 50) / 35)
   assert got["perfect"]["auc"] == 1.0 and got["flat"]["auc"] == 0.5
+
+
+def test_rows_sort_by_node_then_rank_and_count_within_nodes():
+  """by_node equals a two-key lexsort, for 16-bit node codes (a radix sort) and wider ones;
+  position_in_run numbers each run of a sorted array from 1."""
+  from mirjax.prospective import predict
+  draw = np.random.default_rng(0)
+  for n_nodes in (50, 70_000):
+    node = draw.integers(0, n_nodes, 5_000)
+    rank = draw.permutation(5_000) + 1
+    got = predict.by_node(node, np.argsort(rank))
+    np.testing.assert_array_equal(got, np.lexsort((rank, node)))
+  np.testing.assert_array_equal(predict.position_in_run(np.array([3, 3, 5, 7, 7, 7])),
+                                [1, 2, 1, 1, 2, 3])
+  assert len(predict.position_in_run(np.zeros(0, int))) == 0
 
 
 def test_query_path_imports_no_jax():

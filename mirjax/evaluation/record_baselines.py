@@ -71,13 +71,10 @@ def scorers(feats: features_lib.Features) -> dict:
       "strong_degree_product": lambda m, g: (1 + mirna["deg_strong"][m]) * (1 + gene["deg_strong"][g]),
       "recent_degree": lambda m, g: (1 + mirna["recent_deg"][m]) * (1 + gene["recent_deg"][g]),
       "seed_sites": lambda m, g: features_lib.site_score(c.sites[m, g]),
-      "targetscan": lambda m, g: _in(m, g, predicted["targetscan"], feats.u.shape[1]),
-      "pita": lambda m, g: _in(m, g, predicted["pita"], feats.u.shape[1]),
+      "targetscan": lambda m, g: predicted["targetscan"][m, g].astype(np.float32),
+      "pita": lambda m, g: predicted["pita"][m, g].astype(np.float32),
   }
   for name, grid in maps.items():
     out[name] = lambda m, g, grid=grid: grid[m, g]
   return {name: out[name] for name in NAMES}
 
-
-def _in(m, g, keys, n_gene):
-  return features_lib.is_member(m.astype(np.int64) * n_gene + g, keys).astype(np.float32)
