@@ -168,6 +168,12 @@ def test_train_predict_query_end_to_end(files, tmp_path):
   key = pd.MultiIndex.from_arrays([table["mirna"], table["gene"]])
   want = functional.reindex(key).map({True: "positive", False: "nonfunctional_record"})
   assert (table["status"].astype(str).to_numpy() == want.fillna("unknown").to_numpy()).all()
+  positive = table["status"] == "positive"  # a positive's class over its functional records
+  evidence = records[records["functional"]].groupby(["mirna", "gene"], observed=True)["evidence"].agg(
+      lambda e: "strong" if (e == "strong").any() else "clip" if (e == "clip").all() else "other_ht")
+  got = table.loc[positive, "evidence"].astype(str).to_numpy()
+  assert (got == evidence.reindex(key[positive.to_numpy()]).to_numpy()).all()
+  assert table.loc[~positive, "evidence"].isna().all()
   gene = table.loc[table["status"] == "positive", "gene"].iloc[0]
   t = time.time()
   p = _launch(files, w, "--mode=query", f"--gene={gene.lower()}", "--top=5", "--include_known")
@@ -301,5 +307,5 @@ Split 1's seeds score as one ensemble, the mean of their log-odds."""
   assert not np.allclose(scores[1], scores[2])  # two seeds, two networks
   both = trained.scores([1, 2], x)  # split 1's ensemble: the mean of its seeds' log-odds
   np.testing.assert_allclose(both["all"], (scores[1] + scores[2]) / 2, rtol=1e-5, atol=1e-5)
-  with pytest.raises(ValueError, match="do not share their input statistics"):
+  with pytest.raises(ValueError, match="not the seeds of one split"):
     trained.scores([0, 1], x)

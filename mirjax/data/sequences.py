@@ -149,7 +149,9 @@ class Contexts(NamedTuple):
   """Tallies over every 6-mer of each UTR, one column per (base before, 6-mer, base after) (columns:
   (before * 4096 + six) * 5 + after; a 6-mer with an N in it not counted): how many there are, and
   the sums of two things TargetScan's context score reads at a site (Grimson et al. 2007): the
-  A/U share of its flanks and how far it lies from the UTR's nearer end."""
+  A/U share of its flanks and how far it lies from the UTR's nearer end. Both are read on the
+  deduplicated UTR (`deduplicated`): where the table repeated stretches, positions are those of the
+  stretches joined by one N, not transcript coordinates, and a flank may reach across a join."""
   count: scipy.sparse.csc_matrix  # int32 [n_utr, _N_CONTEXT]
   au: scipy.sparse.csc_matrix  # float32: sum of the A/U share of the FLANK nt either side
   end: scipy.sparse.csc_matrix  # float32: sum of log10(1 + nt to the nearer end of the UTR)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mirjax.data import mirtarbase
-from mirjax.data.sequences import SITE_WEIGHTS
+from mirjax.data.sequences import SITE_TYPES, SITE_WEIGHTS
 from mirjax.data.universe import Universe
 
 _NODE = ("deg", "deg_strong", "deg_clip", "deg_other", "papers", "papers_strong", "papers_clip",
@@ -46,7 +46,7 @@ class SequenceStats:
         np.maximum(fam, 0)] - 1, 0)
     # Dense bool [n_mirna, n_gene] (39 MB each on the whole table): a pair's membership is one
     # lookup, where a search in the sorted pair keys cost predict 19 s over 39 M pairs.
-    self.predicted = {k: v.toarray().astype(bool) for k, v in c.predicted.items()}
+    self.predicted = {k: v.toarray().astype(bool, copy=False) for k, v in c.predicted.items()}
 
 
 def site_score(sites: np.ndarray) -> np.ndarray:
@@ -120,11 +120,11 @@ class Features:
   def names() -> list[str]:
     return ([f"mirna_{k}" for k in _NODE + ("family_deg",)] + [f"gene_{k}" for k in _NODE]
             + ["mirna_family_size", "mirna_site_rate7", "mirna_site_rate6", "mirna_has_seed",
-               "mirna_seed_gc", "gene_log_utr", "gene_has_utr", "gene_utr_au", "site_8mer",
-               "site_7mer_m8", "site_7mer_a1", "site_6mer", "site_any7", "site_density7",
-               "site_density6", "site_flank_au", "site_end_distance", "site_score_in_gene",
-               "site_score_in_mirna", "targetscan", "pita", "log_degree_product",
-               "log_strong_degree_product"])
+               "mirna_seed_gc", "gene_log_utr", "gene_has_utr", "gene_utr_au"]
+            + [f"site_{t}" for t in SITE_TYPES]
+            + ["site_any7", "site_density7", "site_density6", "site_flank_au", "site_end_distance",
+               "site_score_in_gene", "site_score_in_mirna", "targetscan", "pita",
+               "log_degree_product", "log_strong_degree_product"])
 
   def gather(self, m: np.ndarray, g: np.ndarray) -> np.ndarray:
     """float32 [n, F] features of pairs (m[i], g[i]), in `names()` order (filled column by column

@@ -117,13 +117,14 @@ class Trained:
   mean: np.ndarray  # [R, F]
   std: np.ndarray
   strong_weight: float  # the strong class's loss weight, divided out of the scores
+  split: np.ndarray  # int [R]: each replica's split (whose rows and statistics it has)
 
   def members(self, replicas) -> tuple[dict, np.ndarray, np.ndarray]:
     """The stacked parameters of `replicas` (one split's seeds) and their shared statistics."""
-    replicas = np.asarray(replicas)
-    if not (self.mean[replicas] == self.mean[replicas[0]]).all():
-      raise ValueError(f"replicas {replicas.tolist()} do not share their input statistics: an "
-                       "ensemble averages the seeds of one split.")
+    replicas = np.asarray(replicas, int)
+    if len(np.unique(self.split[replicas])) != 1:
+      raise ValueError(f"replicas {replicas.tolist()} are not the seeds of one split: an ensemble "
+                       "averages the seeds of one split, which share its input statistics.")
     return (jax.tree.map(lambda a: a[replicas], self.params), self.mean[replicas[0]],
             self.std[replicas[0]])
 
@@ -198,4 +199,5 @@ def train(examples: list[Examples], rows_of: np.ndarray, seeds: np.ndarray, sect
                                                section.batch_size, n),
                      state, data, placement=Placement.from_config(train_section, r),
                      metrics_log=store.log)
-  return Trained(net, jax.tree.map(np.asarray, state["params"]), mean, std, section.strong_weight)
+  return Trained(net, jax.tree.map(np.asarray, state["params"]), mean, std, section.strong_weight,
+                 np.asarray(rows_of))
