@@ -88,26 +88,6 @@ def test_splits_test_only_what_training_never_saw(universe):
       assert not new[side[split.train]].any()
 
 
-def test_family_partners_count_the_other_family_members_by_brute_force(universe):
-  """The seed-family features of every pair equal a loop over the records: the other miRNAs of the
-  same seed family with a functional (strong) training record on the gene, never the pair itself."""
-  u, c = universe
-  split = protocols.splits(u, c.protocols)[0]
-  feats = features.Features(u, split.train, split.now, features.SequenceStats(u), c.prospective.recent)
-  r = u.records.select(split.train)
-  fam = u.content.seed_family
-  assert (np.bincount(fam[fam >= 0]) > 1).any()  # the universe has families to count
-  m, g = (a.ravel() for a in np.indices(u.shape))
-  for kind, select in (("functional", r.functional),
-                       ("strong", r.functional & (r.evidence == mirtarbase.STRONG))):
-    has = set(zip(r.mirna[select].tolist(), r.gene[select].tolist()))
-    want = [sum((k, gi) in has for k in np.flatnonzero(fam == fam[mi]) if k != mi) if fam[mi] >= 0
-            else 0 for mi, gi in zip(m.tolist(), g.tolist())]
-    got = feats.family_partners(m, g, kind)
-    assert got.max() > 0 and (got[np.isin(m * u.shape[1] + g, feats._family_keys[kind])] > 0).any()
-    np.testing.assert_array_equal(got, want, err_msg=kind)
-
-
 def _training_view(u, split, stats, section, pairs):
   """Everything a split's model and baselines read, computed on the split."""
   ex = stage.window_examples(u, split, stats, section, rng.generator(0, "prospective_windows", 0))

@@ -31,8 +31,6 @@ def write_files(directory: str, *, n_mirna: int = 40, n_gene: int = 150, n_stron
   """Writes the four inputs of a universe under their registered file names; returns the paths."""
   rng = np.random.default_rng(seed)
   mature = [_random_seq(rng, 22) for _ in range(n_mirna)]
-  for i in range(1, n_mirna, 4):  # seed families: every fourth miRNA shares its predecessor's seed
-    mature[i] = mature[i - 1][:8] + mature[i][8:]
   names = [f"hsa-miR-{900 + i}-5p" for i in range(n_mirna)]
   w_m = 1.0 / np.arange(1, n_mirna + 1) ** 0.8
   w_g = 1.0 / np.arange(1, n_gene + 1) ** 0.8

@@ -8,9 +8,7 @@ and last record, partners with non-functional records only; per miRNA also its s
 and size, how many UTRs its seed hits and the seed's G/C share; per gene its UTR length and A/U share.
 Per pair: seed sites of each type, their density, their flank A/U share and distance to the UTR's
 nearer end, the site score standardized within the gene and within the miRNA, TargetScan and PITA
-membership, the degree products, and how many other miRNAs of the miRNA's seed family already have a
-functional (and a strong) record on the gene: family members share the seed and so the sites, and a
-study that confirms one member on a gene often tests its siblings. A pair's own earlier records are no feature: every training
+membership, and the degree products. A pair's own earlier records are no feature: every training
 row, window positive or negative, is a pair that no earlier record holds (such a column was constant
 in training and sent the scores of pairs with a non-functional record to +-400 log-odds).
 `gather(m, g)` builds [n, F] float32 rows for any pairs, so no dense 39 M x F array is ever made.
@@ -84,7 +82,6 @@ class Features:
     self.nonfunctional = key[~pairs["f"].to_numpy()]
     pm, pg = np.divmod(key, n_g)
     fp = pairs["f"].to_numpy()
-    self._family_gene_counts(key[fp], key[pairs["strong"].to_numpy()], u.content.seed_family, n_g)
     first = pairs["first"].to_numpy()
     age = (now - first[fp]) / recent
 
@@ -119,29 +116,6 @@ class Features:
                                         0).astype(np.float32)
     self.known_mirna, self.known_gene = self.mirna["deg"] > 0, self.gene["deg"] > 0
 
-  def _family_gene_counts(self, functional: np.ndarray, strong: np.ndarray, family: np.ndarray,
-                          n_g: int):
-    """Dense uint16 [families, genes] counts of the miRNAs of each seed family with a functional
-    (`family_gene['functional']`) and a strong record on each gene, and the sorted pair keys they
-    count (a pair's own record is taken out again in `gather`)."""
-    n_fam = int(family.max()) + 1 if len(family) else 0
-    self.family_gene, self._family_keys = {}, {}
-    for name, keys in (("functional", functional), ("strong", strong)):
-      fam, g = family[keys // n_g], keys % n_g
-      self.family_gene[name] = np.bincount((fam * n_g + g)[fam >= 0], minlength=n_fam * n_g).astype(
-          np.uint16).reshape(n_fam, n_g)
-      self._family_keys[name] = keys
-
-  def family_partners(self, m: np.ndarray, g: np.ndarray, kind: str) -> np.ndarray:
-    """float32 [n]: the other miRNAs of m's seed family with a `kind` record on gene g."""
-    fam = self.u.content.seed_family[m]
-    out = np.zeros(len(m), np.float32)
-    has = np.flatnonzero(fam >= 0)
-    out[has] = self.family_gene[kind][fam[has], g[has]]
-    at = np.flatnonzero(out)
-    out[at] -= is_member(m[at].astype(np.int64) * self.u.shape[1] + g[at], self._family_keys[kind])
-    return out
-
   @staticmethod
   def names() -> list[str]:
     return ([f"mirna_{k}" for k in _NODE + ("family_deg",)] + [f"gene_{k}" for k in _NODE]
@@ -150,8 +124,7 @@ class Features:
             + [f"site_{t}" for t in SITE_TYPES]
             + ["site_any7", "site_density7", "site_density6", "site_flank_au", "site_end_distance",
                "site_score_in_gene", "site_score_in_mirna", "targetscan", "pita",
-               "log_degree_product", "log_strong_degree_product", "family_partners_on_gene",
-               "family_strong_partners_on_gene"])
+               "log_degree_product", "log_strong_degree_product"])
 
   def gather(self, m: np.ndarray, g: np.ndarray) -> np.ndarray:
     """float32 [n, F] features of pairs (m[i], g[i]), in `names()` order (filled column by column
@@ -179,8 +152,6 @@ class Features:
                    (score - s.mirna_mean[m]) / s.mirna_std[m],
                    s.predicted["targetscan"][m, g], s.predicted["pita"][m, g],
                    np.log1p(self.mirna["deg"][m]) + np.log1p(self.gene["deg"][g]),
-                   np.log1p(self.mirna["deg_strong"][m]) + np.log1p(self.gene["deg_strong"][g]),
-               np.log1p(self.family_partners(m, g, "functional")),
-               np.log1p(self.family_partners(m, g, "strong"))):
+                   np.log1p(self.mirna["deg_strong"][m]) + np.log1p(self.gene["deg_strong"][g])):
       put(column)
     return out
