@@ -88,6 +88,28 @@ def test_splits_test_only_what_training_never_saw(universe):
       assert not new[side[split.train]].any()
 
 
+def test_recency_degrees_by_brute_force(universe):
+  """Recent and recency-decayed degrees equal a loop over each pair's first functional record: a
+  partner counts once, dated by its first record."""
+  u, c = universe
+  split = next(s for s in protocols.splits(u, c.protocols) if s.protocol == "temporal")
+  recent = c.prospective.recent
+  feats = features.Features(u, split.train, split.now, features.SequenceStats(u), recent)
+  r = u.records.select(split.train & u.records.functional)
+  first = {}
+  for m, g, pmid in zip(r.mirna, r.gene, r.pmid):
+    first[m, g] = min(first.get((m, g), pmid), pmid)
+  for side, axis in (("mirna", 0), ("gene", 1)):
+    want_recent, want_decayed = np.zeros(u.shape[axis]), np.zeros(u.shape[axis])
+    for pair, pmid in first.items():
+      want_recent[pair[axis]] += pmid >= split.now - recent
+      want_decayed[pair[axis]] += np.exp(-(split.now - pmid) / recent)
+    got = getattr(feats, side)
+    assert 0 < want_recent.max() < want_recent.sum()
+    np.testing.assert_array_equal(got["recent_deg"], want_recent, err_msg=side)
+    np.testing.assert_allclose(got["decayed_deg"], want_decayed, rtol=1e-5, err_msg=side)
+
+
 def _training_view(u, split, stats, section, pairs):
   """Everything a split's model and baselines read, computed on the split."""
   ex = stage.window_examples(u, split, stats, section, rng.generator(0, "prospective_windows", 0))
