@@ -19,7 +19,7 @@ from mirjax import rng
 from mirjax.data import mirtarbase, protocols, synthetic_universe
 from mirjax.data import universe as universe_lib
 from mirjax.evaluation import baselines, record_baselines
-from mirjax.prospective import features, stage
+from mirjax.prospective import features, shift, stage
 from mirjax.train import loop
 
 SMALL = {"protocols.cuts": (20_000_000, 24_000_000), "protocols.end": 29_000_000,
@@ -110,6 +110,20 @@ def test_recency_degrees_by_brute_force(universe):
     np.testing.assert_allclose(got["decayed_deg"], want_decayed, rtol=1e-5, err_msg=side)
 
 
+def test_input_shift_is_in_the_windows_positives_sd():
+  x = np.random.default_rng(0).normal(size=(4000, 3))
+  x[:, 2] = 1.0  # constant in the windows
+  y = np.r_[np.ones(2000, int), np.zeros(2000, int)]
+  x[y == 0, 0] += 50.0  # negatives do not count
+  reference = shift.Reference.of(x, y)
+  np.testing.assert_allclose(reference.shift(x[y > 0]), 0.0, atol=1e-12)
+  test = x[y > 0] + np.array([2.0, -0.5, 0.03])
+  got = reference.shift(test)
+  np.testing.assert_allclose(got[:2], [2.0 / x[y > 0, 0].std(), -0.5 / x[y > 0, 1].std()])
+  assert got[2] == pytest.approx(0.03 / shift.MIN_STD)
+  assert list(shift.largest(dict(zip("abc", got)), 2)) == ["c", "a"]
+
+
 def _training_view(u, split, stats, section, pairs):
   """Everything a split's model and baselines read, computed on the split."""
   ex = stage.window_examples(u, split, stats, section, rng.generator(0, "prospective_windows", 0))
@@ -162,6 +176,11 @@ def test_train_predict_query_end_to_end(files, tmp_path):
     assert f"| {name} |" in board
   metrics = pd.read_csv(w / "metrics.csv")
   assert set(metrics["subset"]) >= {"all", "strong", "clip"}
+  for s in results["splits"]:  # every input's shift; a new miRNA has a degree no window row had
+    assert list(s["input_shift"]) == features.Features.names()
+    if s["protocol"] == "cold_mirna":
+      assert s["input_shift"]["mirna_deg"] < -1
+  assert board.count("Inputs furthest from the training windows") == len(results["input_shift"])
   assert (w / "splits.json").exists() and (w / "config.json").exists()
   p = _launch(files, w, "--mode=predict")
   assert p.returncode == 0, p.stderr[-3000:]

@@ -3,7 +3,8 @@
 Trains the model's replicas (one per split and seed, one program), then for each split fits the
 baselines on its training records, scores its test pairs and the ranked genes' candidates, and
 measures every scorer on all, strong-only and CLIP-only positives with paired bootstrap SEs
-(mirjax/evaluation/prospective.py). Writes `splits.json` (every split's counts), `results.json`
+(mirjax/evaluation/prospective.py), and how far its test positives' inputs lie from its windows'
+(mirjax/prospective/shift.py). Writes `splits.json` (every split's counts), `results.json`
 (written last), `metrics.csv` (one row per split, subset and scorer) and `leaderboard.md`.
 """
 
@@ -19,7 +20,7 @@ from mirjax.data import protocols
 from mirjax.data.universe import Universe
 from mirjax.evaluation import cv_results, record_baselines
 from mirjax.evaluation import prospective as measures
-from mirjax.prospective import features, report, stage
+from mirjax.prospective import features, report, shift, stage
 from mirjax.train import loop
 
 MODEL_SCORES = {"model": "all", "model_strong": "strong"}
@@ -41,20 +42,24 @@ class ModelScorer:
     return f
 
 
-def examples(u, splits, stats, protocols_section, section) -> tuple[list, np.ndarray, np.ndarray]:
-  """(training rows of every split, each replica's split and seed; replicas are split-major). A
-  split's rows are drawn once (stream of protocols.seed) and shared by its seeds' replicas."""
-  out = []
+def examples(u, splits, stats, protocols_section, section) -> tuple[list, list, np.ndarray,
+                                                                     np.ndarray]:
+  """(training rows of every split, their positives' input statistics, each replica's split and
+  seed; replicas are split-major). A split's rows are drawn once (stream of protocols.seed) and
+  shared by its seeds' replicas."""
+  out, references = [], []
   for split in splits:
     draw = rng.generator(protocols_section.seed, "prospective_windows",
                          protocols.PROTOCOLS.index(split.protocol), split.index)
     out.append(stage.window_examples(u, split, stats, section, draw))
+    references.append(shift.Reference.of(out[-1].x, out[-1].y))
     logging.info("model rows of %s %s: %d (%s)", split.protocol, split.label, len(out[-1].y),
                  "; ".join(f"cut {x['cut'] / 1e6:.0f}M: {x['strong']} strong, "
                            f"{x['high_throughput']} other, {x['negatives']} negatives"
                            for x in out[-1].windows))
   n = len(section.seeds)
-  return out, np.repeat(np.arange(len(splits)), n), np.tile(np.asarray(section.seeds), len(splits))
+  return (out, references, np.repeat(np.arange(len(splits)), n),
+          np.tile(np.asarray(section.seeds), len(splits)))
 
 
 def write_splits(u: Universe, p, workdir: str, splits=None) -> dict:
@@ -74,7 +79,7 @@ def run(u: Universe, p, section, train_section, workdir: str, t0: float, header)
   header()
   write_splits(u, p, workdir, splits)
   t_data = time.time() - t0
-  rows, rows_of, seeds = examples(u, splits, stats, p, section)
+  rows, references, rows_of, seeds = examples(u, splits, stats, p, section)
   trained = stage.train(rows, rows_of, seeds, section, train_section,
                         loop.Store.of_workdir(workdir, train_section))
   del rows
@@ -82,9 +87,11 @@ def run(u: Universe, p, section, train_section, workdir: str, t0: float, header)
   t_train = time.time() - t0 - t_data
   recorded = np.unique(u.records.pair)
 
-  def evaluate(split, replicas):
+  def evaluate(split, replicas, reference):
     t = time.perf_counter()
     feats = features.Features(u, split.train, split.now, stats, section.recent)
+    input_shift = dict(zip(features.Features.names(), np.round(reference.shift(
+        feats.gather(*np.divmod(split.positives, u.shape[1]))), 3).tolist()))
     model = ModelScorer(trained, replicas, feats)
     scorers = {name: model(score) for name, score in MODEL_SCORES.items()}
     scorers.update(record_baselines.scorers(feats))
@@ -98,16 +105,17 @@ def run(u: Universe, p, section, train_section, workdir: str, t0: float, header)
                  subsets.get("strong", {}).get("model_strong", {}).get("auc", float("nan")),
                  subsets.get("strong", {}).get("strong_degree_product", {}).get("auc",
                                                                                  float("nan")))
-    return {**_counts(split), "subsets": subsets}
+    return {**_counts(split), "subsets": subsets, "input_shift": input_shift}
   # Splits are independent, and most of a split's work is single-threaded NumPy (sorts, gathers,
   # cumulative sums) that releases the GIL: `p.workers` threads evaluate that many splits at once.
   with concurrent.futures.ThreadPoolExecutor(p.workers) as pool:
-    per_split = list(pool.map(evaluate, splits, of_split))
+    per_split = list(pool.map(evaluate, splits, of_split, references))
   metrics = report.metrics_table(per_split)
   with atomic.atomic_path(os.path.join(workdir, "metrics.csv")) as tmp:
     metrics.to_csv(tmp, index=False)
   results = {"universe": u.summary(), "what": protocols.WHAT, "splits": per_split,
              "summary": report.summary(metrics), "paired": report.paired(per_split),
+             "input_shift": report.input_shift(per_split),
              "seconds": {"data": t_data, "train": t_train,
                          "evaluate": time.time() - t0 - t_data - t_train},
              "wall_seconds": time.time() - t0}

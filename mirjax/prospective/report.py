@@ -15,6 +15,7 @@ from mirjax import atomic
 from mirjax.data import protocols
 from mirjax.evaluation import cv_results
 from mirjax.evaluation import prospective as measures
+from mirjax.prospective import shift
 
 SCORE_OF = {"all": "model", "strong": "model_strong", "clip": "model"}
 MODEL_ROWS = ("model", "model_strong")
@@ -89,6 +90,21 @@ def paired(per_split: list[dict]) -> dict:
   return out
 
 
+def input_shift(per_split: list[dict]) -> dict:
+  """{group: {input: shift}}: each split's input shift (mirjax/prospective/shift.py) averaged over
+  the group's splits with the weights of `summary`."""
+  groups: dict = {}
+  for s in per_split:
+    groups.setdefault(_group(s["protocol"], s["label"]), []).append(s)
+  out = {}
+  for group, splits in groups.items():
+    w = _weights([s["positives"] for s in splits])
+    out[group] = {name: round(float(sum(wi * s["input_shift"][name]
+                                        for wi, s in zip(w, splits))), 3)
+                  for name in splits[0]["input_shift"]}
+  return out
+
+
 def _fmt(v) -> str:
   return "–" if v is None or not np.isfinite(v) else f"{v:.4f}"
 
@@ -108,7 +124,11 @@ def write_leaderboard(workdir: str, results: dict, metrics: pd.DataFrame) -> str
   groups = sorted(summary_, key=lambda g: (ORDER.index(g.split()[0]), g))
   for group in groups:
     protocol = group.split()[0]
-    lines += [f"## {group}: {protocols.WHAT[protocol]}", ""]
+    furthest = shift.largest(results["input_shift"][group])
+    lines += [f"## {group}: {protocols.WHAT[protocol]}", "",
+              "Inputs furthest from the training windows (test positives' mean minus the windows' "
+              "positives', in their SD): "
+              + ", ".join(f"{name} {v:+.2f}" for name, v in furthest.items()) + ".", ""]
     for subset in measures.SUBSETS:
       if subset not in summary_[group]:
         continue
