@@ -11,7 +11,9 @@ nearer end, the site score standardized within the gene and within the miRNA, Ta
 membership, and the degree products. A pair's own earlier records are no feature: every training
 row, window positive or negative, is a pair that no earlier record holds (such a column was constant
 in training and sent the scores of pairs with a non-functional record to +-400 log-odds).
-`gather(m, g)` builds [n, F] float32 rows for any pairs, so no dense 39 M x F array is ever made.
+Counts enter as log shares of their total at the present (`_log_share`), so that windows read at
+earlier presents and the test share one scale. `gather(m, g)` builds [n, F] float32 rows for any
+pairs, so no dense 39 M x F array is ever made.
 """
 
 import numpy as np
@@ -58,6 +60,14 @@ def is_member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
   """bool: which keys are in `sorted_keys`."""
   at = np.minimum(np.searchsorted(sorted_keys, keys), max(len(sorted_keys) - 1, 0))
   return (sorted_keys[at] == keys) if len(sorted_keys) else np.zeros(len(keys), bool)
+
+
+def _log_share(count: np.ndarray, idx: np.ndarray) -> np.ndarray:
+  """log(1 + count[idx]) - log(the count summed over all nodes): a node's count relative to the
+  table at the present. Cumulative counts grow with the table, and the model's windows read it at
+  earlier presents than its test does (their positives' paper counts lay 1-3 SD below the test
+  positives': docs/reports/prospective.md), so raw counts drift between training and test."""
+  return np.log1p(count[idx]) - np.log(max(float(count.sum()), 1.0))
 
 
 class Features:
@@ -139,7 +149,7 @@ class Features:
       j += 1
     for side, idx, keys in ((self.mirna, m, _NODE + ("family_deg",)), (self.gene, g, _NODE)):
       for k in keys:
-        put(side[k][idx] if k.startswith("age") else np.log1p(side[k][idx]))
+        put(side[k][idx] if k.startswith("age") else _log_share(side[k], idx))
     sites = c.sites[m, g].astype(np.float32)
     seven = sites[:, :3].sum(1)
     length = np.maximum(c.utr_length[g], 1.0)
@@ -151,7 +161,8 @@ class Features:
                    (score - s.gene_mean[g]) / s.gene_std[g],
                    (score - s.mirna_mean[m]) / s.mirna_std[m],
                    s.predicted["targetscan"][m, g], s.predicted["pita"][m, g],
-                   np.log1p(self.mirna["deg"][m]) + np.log1p(self.gene["deg"][g]),
-                   np.log1p(self.mirna["deg_strong"][m]) + np.log1p(self.gene["deg_strong"][g])):
+                   _log_share(self.mirna["deg"], m) + _log_share(self.gene["deg"], g),
+                   _log_share(self.mirna["deg_strong"], m)
+                   + _log_share(self.gene["deg_strong"], g)):
       put(column)
     return out
