@@ -32,6 +32,7 @@ from mirjax.data import universe as universe_lib
 from mirjax.errors import ConfigError, MirjaxError
 from mirjax.evaluation import cv_results, metrics
 from mirjax.prospective import evaluate as prospective_evaluate
+from mirjax.prospective import features as prospective_features
 from mirjax.prospective import predict as prospective_predict
 from mirjax.prospective import query as universe_query
 from mirjax.train.loop import Store
@@ -194,6 +195,9 @@ def _prospective(config, workdir: str, mode: str, query: ranking.Query, t0: floa
   pair with the model of all records (a query is answered by launch.py without JAX)."""
   if mode == "query":
     return universe_query.run(config, workdir, query)
+  if mode != "dataset":  # train resumes, predict restores: models on other inputs would score wrong
+    workdir_lib.check_inputs(workdir, prospective_features.INPUTS,
+                             prospective_features.INPUTS_CHANGE)
   u = universe_lib.build(config.protocols.universe, config.data)
   if mode == "predict":
     table = prospective_predict.run(u, config.prospective, config.train, config.predict.top,
@@ -205,8 +209,9 @@ def _prospective(config, workdir: str, mode: str, query: ranking.Query, t0: floa
     if workdir_lib.recorded(workdir) is None:
       workdir_lib.write_header(config, workdir, mode)
     return prospective_evaluate.write_splits(u, config.protocols, workdir)
-  return prospective_evaluate.run(u, config.protocols, config.prospective, config.train, workdir,
-                                  t0, lambda: workdir_lib.write_header(config, workdir, mode))
+  return prospective_evaluate.run(
+      u, config.protocols, config.prospective, config.train, workdir, t0,
+      lambda: workdir_lib.write_header(config, workdir, mode, prospective_features.INPUTS))
 
 
 def _start_jax(cpu_devices: int, processes: cluster.Cluster, resolved: dict, fam):

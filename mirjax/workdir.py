@@ -6,6 +6,8 @@ Rules, so that no mistake or fault corrupts a workdir or strands it:
   or rebuilding a trained workdir under other settings would mix two runs' outputs, so it is refused.
 - `lock`: a mode that writes holds `W/.mirjax.lock` (pid, host, start time) for its whole run. A
   second run is refused at once, naming the holder; a lock whose process is gone is taken over.
+- `check_inputs`: a universe's prospective models are refused when they were trained on another
+  version of their inputs: their checkpoints have the same shapes and would restore and score wrong.
 - `write_header`: only modes that train (re)write `config.json`; `--mode=dataset` writes it only into
   a workdir that has none.
 """
@@ -79,9 +81,25 @@ def check_config(path: str, config) -> None:
         "--config and overrides as that run, or use a new --workdir.")
 
 
-def write_header(config, path: str, mode: str) -> None:
+def check_inputs(path: str, inputs: int, what: str) -> None:
+  """Refuses a workdir whose recorded models read version `inputs` of their inputs under another
+  version (`what` says what the current version changed); a workdir without models passes."""
+  header = recorded(path)
+  if header is None or header.get("mode") == "dataset":
+    return
+  got = header.get("model_inputs")
+  if got != inputs:
+    raise ConfigError(
+        f"{path} holds models trained on version {got or 'older than 3'} of the prospective model's "
+        f"inputs; this mirjax reads version {inputs} ({what}), so they cannot be reused. Train "
+        "again in a new --workdir.")
+
+
+def write_header(config, path: str, mode: str, model_inputs: int | None = None) -> None:
+  """W/config.json; `model_inputs`: the version of the inputs its models read (universes)."""
   atomic.write_json(os.path.join(path, HEADER), {
       "schema": SCHEMA,
+      "model_inputs": model_inputs,
       "mode": mode,
       "config": config.to_dict(),
       "seeds": {"train": config.seed, "data": config.data.seed},

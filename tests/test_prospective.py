@@ -182,6 +182,7 @@ def test_train_predict_query_end_to_end(files, tmp_path):
     assert f"| {name} |" in board
   metrics = pd.read_csv(w / "metrics.csv")
   assert set(metrics["subset"]) >= {"all", "strong", "clip"}
+  assert json.loads((w / "config.json").read_text())["model_inputs"] == features.INPUTS
   for s in results["splits"]:  # every input's shift; a new miRNA has a degree no window row had
     assert list(s["input_shift"]) == features.Features.names()
     if s["protocol"] == "cold_mirna":
@@ -234,6 +235,12 @@ def test_train_predict_query_end_to_end(files, tmp_path):
   assert p.returncode != 0 and "gene 'TP53' is not in the grid" not in p.stderr
   assert "error: gene 'TP53' is not" in p.stderr and "Traceback" not in p.stderr
   assert time.time() - t < 120
+  header = json.loads((w / "config.json").read_text())  # as a run of older inputs recorded it
+  (w / "config.json").write_text(json.dumps({**header, "model_inputs": features.INPUTS - 1}))
+  p = _launch(files, w, "--mode=predict")
+  errors = [line for line in p.stderr.splitlines() if line.startswith("error:")]
+  assert p.returncode != 0 and "Traceback" not in p.stderr
+  assert len(errors) == 1 and f"version {features.INPUTS - 1} of the prospective" in errors[0]
 
 
 def test_splits_evaluated_in_threads_give_the_same_numbers(files, tmp_path):

@@ -267,3 +267,22 @@ def test_include_known_alone_lists_all_pairs(trained, capsys):
 def test_predict_needs_a_trained_workdir(tmp_path):
   with pytest.raises(MirjaxError, match="does not exist"):
     experiment.run(tiny_config(), str(tmp_path / "never"), "predict")
+
+
+def test_models_on_other_inputs_are_refused(tmp_path):
+  """A universe's models restore by shape; under another version of their inputs they would score
+  wrong, so a workdir that recorded another version (or none) is refused, and one without models
+  passes."""
+  config = tiny_config()
+  w = str(tmp_path)
+  workdir.check_inputs(w, 3, "why")  # nothing recorded yet
+  workdir.write_header(config, w, "dataset")
+  workdir.check_inputs(w, 3, "why")  # no models
+  workdir.write_header(config, w, "train", model_inputs=3)
+  workdir.check_inputs(w, 3, "why")
+  with pytest.raises(ConfigError, match="version 3 of the prospective model's inputs; this mirjax "
+                                        "reads version 4 \\(why\\)"):
+    workdir.check_inputs(w, 4, "why")
+  workdir.write_header(config, w, "train")
+  with pytest.raises(ConfigError, match="older than 3.*new --workdir"):
+    workdir.check_inputs(w, 3, "why")

@@ -23,6 +23,11 @@ from mirjax.data import mirtarbase
 from mirjax.data.sequences import SITE_TYPES, SITE_WEIGHTS
 from mirjax.data.universe import Universe
 
+# The version of the inputs: a workdir's models are refused under another (mirjax/workdir.py). 2: 50
+# inputs (site context, UTR A/U, seed G/C); 3: node counts as log shares of the present's total.
+INPUTS = 3
+INPUTS_CHANGE = "node counts enter as log shares of their total at the present"
+
 _NODE = ("deg", "deg_strong", "deg_clip", "deg_other", "papers", "papers_strong", "papers_clip",
          "recent_deg", "recent_clip_records", "decayed_deg", "age_first", "age_last",
          "nonfunctional_deg")
