@@ -108,11 +108,11 @@ def test_recency_degrees_by_brute_force(universe):
     assert 0 < want_recent.max() < want_recent.sum()
     np.testing.assert_array_equal(got["recent_deg"], want_recent, err_msg=side)
     np.testing.assert_allclose(got["decayed_deg"], want_decayed, rtol=1e-5, err_msg=side)
-    # read by the model as log shares of the present's total, on the same scale in every window
+    # read by the model relative to the present's mean, on the same scale in every window
     idx = np.arange(u.shape[axis])
     pairs = (idx, np.zeros_like(idx)) if axis == 0 else (np.zeros_like(idx), idx)
     column = feats.gather(*pairs)[:, features.Features.names().index(f"{side}_recent_deg")]
-    np.testing.assert_allclose(column, np.log1p(want_recent) - np.log(want_recent.sum()), rtol=1e-5,
+    np.testing.assert_allclose(column, np.log1p(want_recent / want_recent.mean()), rtol=1e-5,
                                atol=1e-5, err_msg=side)
 
 

@@ -11,8 +11,8 @@ nearer end, the site score standardized within the gene and within the miRNA, Ta
 membership, and the degree products. A pair's own earlier records are no feature: every training
 row, window positive or negative, is a pair that no earlier record holds (such a column was constant
 in training and sent the scores of pairs with a non-functional record to +-400 log-odds).
-Counts enter as log shares of their total at the present (`_log_share`), so that windows read at
-earlier presents and the test share one scale. `gather(m, g)` builds [n, F] float32 rows for any
+Counts enter relative to their mean at the present (`_log_relative`), so that windows read at earlier
+presents and the test share one scale. `gather(m, g)` builds [n, F] float32 rows for any
 pairs, so no dense 39 M x F array is ever made.
 """
 
@@ -24,9 +24,10 @@ from mirjax.data.sequences import SITE_TYPES, SITE_WEIGHTS
 from mirjax.data.universe import Universe
 
 # The version of the inputs: a workdir's models are refused under another (mirjax/workdir.py). 2: 50
-# inputs (site context, UTR A/U, seed G/C); 3: node counts as log shares of the present's total.
-INPUTS = 3
-INPUTS_CHANGE = "node counts enter as log shares of their total at the present"
+# inputs (site context, UTR A/U, seed G/C); 3: node counts as log shares of the present's total;
+# 4: node counts as log(1 + count / the present's mean count), 0 for a node with no record.
+INPUTS = 4
+INPUTS_CHANGE = "node counts enter as log(1 + count / the present's mean count)"
 
 _NODE = ("deg", "deg_strong", "deg_clip", "deg_other", "papers", "papers_strong", "papers_clip",
          "recent_deg", "recent_clip_records", "decayed_deg", "age_first", "age_last",
@@ -67,12 +68,14 @@ def is_member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
   return (sorted_keys[at] == keys) if len(sorted_keys) else np.zeros(len(keys), bool)
 
 
-def _log_share(count: np.ndarray, idx: np.ndarray) -> np.ndarray:
-  """log(1 + count[idx]) - log(the count summed over all nodes): a node's count relative to the
-  table at the present. Cumulative counts grow with the table, and the model's windows read it at
-  earlier presents than its test does (their positives' paper counts lay 1-3 SD below the test
-  positives': docs/reports/prospective.md), so raw counts drift between training and test."""
-  return np.log1p(count[idx]) - np.log(max(float(count.sum()), 1.0))
+def _log_relative(count: np.ndarray, idx: np.ndarray) -> np.ndarray:
+  """log(1 + count[idx] / the side's mean count): a node's count relative to the table at the
+  present. Cumulative counts grow with the table, and the model's windows read it at earlier
+  presents than its test does (their positives' paper counts lay 1-3 SD below the test positives':
+  docs/reports/prospective.md), so raw counts drift between training and test. A node with no record
+  reads 0 whatever the table's size, as a cold split's new nodes do in its windows and its test alike
+  (log(1 + count) - log(total) put them at -log(total), which differs between the two)."""
+  return np.log1p(count[idx] * (len(count) / max(float(count.sum()), 1.0)))
 
 
 class Features:
@@ -154,7 +157,7 @@ class Features:
       j += 1
     for side, idx, keys in ((self.mirna, m, _NODE + ("family_deg",)), (self.gene, g, _NODE)):
       for k in keys:
-        put(side[k][idx] if k.startswith("age") else _log_share(side[k], idx))
+        put(side[k][idx] if k.startswith("age") else _log_relative(side[k], idx))
     sites = c.sites[m, g].astype(np.float32)
     seven = sites[:, :3].sum(1)
     length = np.maximum(c.utr_length[g], 1.0)
@@ -166,8 +169,8 @@ class Features:
                    (score - s.gene_mean[g]) / s.gene_std[g],
                    (score - s.mirna_mean[m]) / s.mirna_std[m],
                    s.predicted["targetscan"][m, g], s.predicted["pita"][m, g],
-                   _log_share(self.mirna["deg"], m) + _log_share(self.gene["deg"], g),
-                   _log_share(self.mirna["deg_strong"], m)
-                   + _log_share(self.gene["deg_strong"], g)):
+                   _log_relative(self.mirna["deg"], m) + _log_relative(self.gene["deg"], g),
+                   _log_relative(self.mirna["deg_strong"], m)
+                   + _log_relative(self.gene["deg_strong"], g)):
       put(column)
     return out
