@@ -54,7 +54,7 @@ def examples(u, splits, stats, protocols_section, section) -> tuple[list, list, 
     out.append(stage.window_examples(u, split, stats, section, draw))
     references.append(shift.Reference.of(out[-1].x, out[-1].y))
     logging.info("model rows of %s %s: %d (%s)", split.protocol, split.label, len(out[-1].y),
-                 "; ".join(f"cut {x['cut'] / 1e6:.0f}M: {x['strong']} strong, "
+                 "; ".join(f"{x['window']}: {x['strong']} strong, "
                            f"{x['high_throughput']} other, {x['negatives']} negatives"
                            for x in out[-1].windows))
   n = len(section.seeds)

@@ -1,8 +1,9 @@
 """Input shift: how far a split's test positives lie from the rows its model learned from.
 
-The model learns from inner windows (mirjax/prospective/stage.py), which are temporal whatever the
-split's protocol. A protocol whose test pairs look unlike the windows' positives asks the network
-for answers it was never taught: new miRNAs have no degree, a randomly held-out pair keeps its
+The model learns from inner windows (mirjax/prospective/stage.py): time cuts, or for a cold split
+folds of its training nodes. A protocol whose test pairs look unlike the windows' positives asks the
+network for answers it was never taught: new miRNAs had no degree in time-cut windows (20 SD from
+them, before cold splits got node-fold windows), a randomly held-out pair keeps its
 paper's other pairs (seed-family partners on its gene were 36 % of random-pair positives and 1 % of
 window positives, and sent random-pair AUC 0.866 -> 0.797: docs/reports/prospective.md). Each
 split reports, per input, the standardized mean difference between its test positives and its

@@ -7,6 +7,11 @@ records first report (functional) in [T', now) among nodes known before T' (clas
 other high-throughput), and the negatives `negatives_ratio` times as many pairs of known nodes that
 no training record holds (a share `matched_negatives` of them pairs of a positive's gene with another
 miRNA, so that the model also learns to rank a gene's candidates). The windows' rows are stacked.
+A split of a cold protocol tests nodes with no record at all: its windows (`cold_windows`) are folds
+of its training nodes instead, each held out with all its records, its positives their functional
+pairs with the remaining known nodes, at the split's present, so that the model sees record-less
+nodes in training as it does in its test (time-cut windows never had one: the new miRNAs' inputs
+lay up to 20 SD from every window positive).
 
 Every split x seed is one replica of one compiled program (mirjax/train/loop.py), with its own input
 statistics, rate and key. The seeds of a split share its rows, stored once: each replica walks its
@@ -37,25 +42,53 @@ class Examples:
   """One split's training rows (shared by its seeds' replicas)."""
   x: np.ndarray  # float32 [n, F]
   y: np.ndarray  # int32 [n]: model.CLASSES index
-  windows: list  # per window: (cut, positives strong / high-throughput, negatives)
+  windows: list  # per window: (label, positives strong / high-throughput, negatives)
+
+
+COLD = {"cold_mirna": 0, "cold_gene": 1}  # the cold protocols and the side of their new nodes
+
+
+def inner_windows(u: Universe, split: protocols.Split, section, draw: np.random.Generator):
+  """Each inner window of a split as (label, records read, records whose new functional pairs are
+  its positives, its present, the new nodes of a cold window or None), shaped like the split's test.
+
+  A split of a cold protocol tests nodes that no training record holds, at the present: its windows
+  are `section.windows` folds of its training nodes on that side, each held out with all its records
+  (as the test holds out its own), when `section.cold_windows`. Every other split (and a cold one
+  without) tests later pairs of known nodes: its windows cut its training records at now - k * window.
+  """
+  r = u.records
+  if split.protocol in COLD and section.cold_windows:
+    side = COLD[split.protocol]
+    node = (r.mirna, r.gene)[side]
+    nodes = np.unique(node[split.train])
+    fold = np.full(u.shape[side], -1)
+    fold[nodes] = draw.permutation(len(nodes)) % section.windows
+    for k in range(section.windows):
+      held = fold[node] == k
+      yield f"fold {k + 1}", split.train & ~held, split.train & held, split.now, fold == k
+  else:
+    for k in range(1, section.windows + 1):
+      cut = split.now - k * section.window
+      yield (f"cut {cut / 1e6:.0f}M", split.train & (r.pmid < cut), split.train & (r.pmid >= cut),
+             cut, None)
 
 
 def window_examples(u: Universe, split: protocols.Split, stats: features.SequenceStats,
                     section, draw: np.random.Generator) -> Examples:
   """The stacked inner-window rows of one split (section `prospective`: windows, window,
-  negatives_ratio, max_positives, recent)."""
+  cold_windows, negatives_ratio, max_positives, recent)."""
   r = u.records
   trained_on = np.unique(r.pair[split.train])
   xs, ys, report = [], [], []
-  for k in range(1, section.windows + 1):
-    cut = split.now - k * section.window
-    before = split.train & (r.pmid < cut)
-    feats = features.Features(u, before, cut, stats, section.recent)
-    later = r.select(split.train & (r.pmid >= cut) & r.functional)
-    new = mirtarbase.pairs_of(later)
+  for label, read, later, now, new_nodes in inner_windows(u, split, section, draw):
+    feats = features.Features(u, read, now, stats, section.recent)
+    new = mirtarbase.pairs_of(r.select(later & r.functional))
     keep = ~np.isin(new.key, feats.recorded)
     m, g = np.divmod(new.key, u.shape[1])
     mirnas, genes = feats.known_mirna, feats.known_gene
+    if new_nodes is not None:  # a cold window's positives pair a held-out node with a known one
+      mirnas, genes = (new_nodes, genes) if COLD[split.protocol] == 0 else (mirnas, new_nodes)
     if section.rows_in_universe:  # the universe's pairs only (the grid: 383 x 318), as its tests
       mirnas, genes = mirnas & u.mirna_in, genes & u.gene_in
     keep &= mirnas[m] & genes[g]
@@ -72,7 +105,7 @@ def window_examples(u: Universe, split: protocols.Split, stats: features.Sequenc
     pairs = np.concatenate([keys, negatives])
     xs.append(feats.gather(*np.divmod(pairs, u.shape[1])))
     ys.append(np.concatenate([np.where(strong, 1, 2), np.zeros(len(negatives), int)]))
-    report.append({"cut": int(cut), "strong": int(strong.sum()), "high_throughput":
+    report.append({"window": label, "strong": int(strong.sum()), "high_throughput":
                    int((~strong).sum()), "negatives": int(len(negatives))})
   return Examples(np.concatenate(xs), np.concatenate(ys).astype(np.int32), report)
 
