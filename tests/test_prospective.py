@@ -90,7 +90,7 @@ def test_splits_test_only_what_training_never_saw(universe):
 
 def test_recency_degrees_by_brute_force(universe):
   """Recent and recency-decayed degrees equal a loop over each pair's first functional record: a
-  partner counts once, dated by its first record."""
+  partner counts once, dated by its first record; node ages are quantiles among known nodes."""
   u, c = universe
   split = next(s for s in protocols.splits(u, c.protocols) if s.protocol == "temporal")
   recent = c.prospective.recent
@@ -114,6 +114,16 @@ def test_recency_degrees_by_brute_force(universe):
     column = feats.gather(*pairs)[:, features.Features.names().index(f"{side}_recent_deg")]
     np.testing.assert_allclose(column, np.log1p(want_recent / want_recent.mean()), rtol=1e-5,
                                atol=1e-5, err_msg=side)
+    # ages: the share of known nodes at most as old, by the first and the last functional record
+    node = (r.mirna, r.gene)[axis]
+    oldest = {n: (split.now - min(p for n2, p in zip(node, r.pmid) if n2 == n),
+                  split.now - max(p for n2, p in zip(node, r.pmid) if n2 == n)) for n in set(node)}
+    for which, k in (("age_first", 0), ("age_last", 1)):
+      want = np.full(u.shape[axis], 0.0 if k == 0 else 1.0)
+      for n, ages in oldest.items():
+        want[n] = np.mean([(a[k] < ages[k]) + 0.5 * (a[k] == ages[k]) for a in oldest.values()]) + (
+            0.5 / len(oldest))
+      np.testing.assert_allclose(got[which], want, rtol=1e-6, err_msg=f"{side} {which}")
 
 
 def test_input_shift_is_in_the_windows_positives_sd():

@@ -11,13 +11,15 @@ nearer end, the site score standardized within the gene and within the miRNA, Ta
 membership, and the degree products. A pair's own earlier records are no feature: every training
 row, window positive or negative, is a pair that no earlier record holds (such a column was constant
 in training and sent the scores of pairs with a non-functional record to +-400 log-odds).
-Counts enter relative to their mean at the present (`_log_relative`), so that windows read at earlier
-presents and the test share one scale. `gather(m, g)` builds [n, F] float32 rows for any
+Counts enter relative to their mean at the present (`_log_relative`) and ages as quantiles among the
+present's known nodes (`_quantile`), so that windows read at earlier presents and the test share one
+scale. `gather(m, g)` builds [n, F] float32 rows for any
 pairs, so no dense 39 M x F array is ever made.
 """
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 
 from mirjax.data import mirtarbase
 from mirjax.data.sequences import SITE_TYPES, SITE_WEIGHTS
@@ -25,9 +27,10 @@ from mirjax.data.universe import Universe
 
 # The version of the inputs: a workdir's models are refused under another (mirjax/workdir.py). 2: 50
 # inputs (site context, UTR A/U, seed G/C); 3: node counts as log shares of the present's total;
-# 4: node counts as log(1 + count / the present's mean count), 0 for a node with no record.
-INPUTS = 4
-INPUTS_CHANGE = "node counts enter as log(1 + count / the present's mean count)"
+# 4: node counts as log(1 + count / the present's mean count), 0 for a node with no record;
+# 5: node ages as quantiles among the present's known nodes.
+INPUTS = 5
+INPUTS_CHANGE = "node ages enter as quantiles among the known nodes of the present"
 
 _NODE = ("deg", "deg_strong", "deg_clip", "deg_other", "papers", "papers_strong", "papers_clip",
          "recent_deg", "recent_clip_records", "decayed_deg", "age_first", "age_last",
@@ -78,6 +81,16 @@ def _log_relative(count: np.ndarray, idx: np.ndarray) -> np.ndarray:
   return np.log1p(count[idx] * (len(count) / max(float(count.sum()), 1.0)))
 
 
+def _quantile(age: np.ndarray, known: np.ndarray, unknown: float) -> np.ndarray:
+  """float32: each known node's age as the share of known nodes at most as old (ties averaged);
+  `unknown` for a node without a record. Ages in years grow with the table as counts do: the test
+  positives' nodes were 1.3-2.9 SD older than the windows' (docs/reports/prospective.md); a quantile
+  among the nodes of the present has one scale in every window and test."""
+  out = np.full(len(age), unknown, np.float32)
+  out[known] = scipy.stats.rankdata(age[known]) / max(int(known.sum()), 1)
+  return out
+
+
 class Features:
   """Node and pair features from records[mask] as they stood at PMID `now`."""
 
@@ -123,8 +136,9 @@ class Features:
       last, start = np.zeros(n, np.int64), np.full(n, now, np.int64)
       np.maximum.at(last, record_side[f], r.pmid[f])
       np.minimum.at(start, record_side[f], r.pmid[f])
-      v["age_first"] = ((now - start) / 1e6).astype(np.float32)
-      v["age_last"] = np.where(last > 0, (now - last) / 1e6, 10.0).astype(np.float32)
+      known = last > 0
+      v["age_first"] = _quantile(now - start, known, 0.0)
+      v["age_last"] = _quantile(now - last, known, 1.0)
       return v
     self.mirna = node(pm, r.mirna, n_m)
     self.gene = node(pg, r.gene, n_g)
