@@ -185,11 +185,11 @@ def default_config() -> ml_collections.ConfigDict:
   # The prospective model (mirjax/prospective/): an MLP on pair features trained on inner windows
   # of each split's own training records (never its test period).
   c.prospective = ml_collections.ConfigDict()
-  c.prospective.windows = 4  # inner cuts at now - k * window, k = 1..windows (cold: node folds)
+  c.prospective.windows = 4  # inner cuts at now - k * window, k = 1..windows (cold, papers: folds)
   c.prospective.window = 1_000_000  # PMIDs
-  # A cold split's windows are folds of its training nodes held out with all their records, shaped
-  # like its test (new nodes at the present), rather than time cuts (mirjax/prospective/stage.py).
-  c.prospective.cold_windows = True
+  # Cold and papers splits' windows are folds of their training nodes / papers held out with all
+  # their records, shaped like their tests, rather than time cuts (mirjax/prospective/stage.py).
+  c.prospective.shaped_windows = True
   c.prospective.recent = 2_000_000  # PMIDs: 'recent' degrees and the decay scale
   c.prospective.max_positives = 50_000  # per window, CLIP/high-throughput positives kept (strong: all)
   c.prospective.negatives_ratio = 2.0  # per window, unrecorded pairs of known nodes per positive

@@ -168,6 +168,10 @@ def test_no_test_period_record_reaches_any_training_role(universe):
       np.testing.assert_array_equal(full[2][name], alone[2][name], err_msg=name)
 
 
+def _windows(u, split, section):
+  return list(stage.inner_windows(u, split, section, rng.generator(0, "prospective_windows", 0)))
+
+
 def test_cold_windows_hold_out_training_nodes_as_the_test_does(universe):
   """A cold split's windows are folds of its own training nodes, each held out with all its records
   at the split's present: they partition those nodes, read no held node's record and nothing outside
@@ -180,7 +184,7 @@ def test_cold_windows_hold_out_training_nodes_as_the_test_does(universe):
       continue
     side = stage.COLD[split.protocol]
     node = (r.mirna, r.gene)[side]
-    windows = list(stage.inner_windows(u, split, c.prospective, rng.generator(0, "prospective_windows", 0)))
+    windows = _windows(u, split, c.prospective)
     assert len(windows) == c.prospective.windows
     held = np.stack([w[4] for w in windows])
     np.testing.assert_array_equal(held.sum(0), np.isin(np.arange(u.shape[side]),
@@ -193,12 +197,35 @@ def test_cold_windows_hold_out_training_nodes_as_the_test_does(universe):
         *np.divmod(split.positives, u.shape[1]))
     column = features.Features.names().index(("mirna", "gene")[side] + "_deg")
     shifts = {}
-    for cold in (True, False):
+    for shaped in (True, False):
       section = c.prospective.copy_and_resolve_references()
-      section.cold_windows = cold
+      section.shaped_windows = shaped
       ex = stage.window_examples(u, split, stats, section, rng.generator(0, "prospective_windows", 0))
-      shifts[cold] = shift.Reference.of(ex.x, ex.y).shift(test)[column]
+      shifts[shaped] = shift.Reference.of(ex.x, ex.y).shift(test)[column]
     assert abs(shifts[True]) < 0.5 < abs(shifts[False]), (split.label, shifts)
+
+
+def test_papers_windows_hold_out_training_papers(universe):
+  """A papers split's windows are folds of its own training papers at its present: every training
+  paper is held out by exactly one window, which reads every other training record and nothing else;
+  without shaped windows, the split gets time cuts."""
+  u, c = universe
+  r = u.records
+  for split in protocols.splits(u, c.protocols):
+    if split.protocol != "papers":
+      continue
+    windows = _windows(u, split, c.prospective)
+    assert len(windows) == c.prospective.windows
+    held = np.stack([w[2] for w in windows])
+    np.testing.assert_array_equal(held.sum(0), split.train)
+    for _, read, later, now, new_nodes in windows:
+      assert now == split.now and new_nodes is None
+      np.testing.assert_array_equal(read, split.train & ~later)
+      assert not np.isin(r.pmid[read], r.pmid[later]).any()
+    section = c.prospective.copy_and_resolve_references()
+    section.shaped_windows = False
+    assert [w[3] for w in _windows(u, split, section)] == [
+        split.now - k * section.window for k in range(1, section.windows + 1)]
 
 
 def _launch(files, workdir, *args):

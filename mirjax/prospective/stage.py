@@ -7,11 +7,12 @@ records first report (functional) in [T', now) among nodes known before T' (clas
 other high-throughput), and the negatives `negatives_ratio` times as many pairs of known nodes that
 no training record holds (a share `matched_negatives` of them pairs of a positive's gene with another
 miRNA, so that the model also learns to rank a gene's candidates). The windows' rows are stacked.
-A split of a cold protocol tests nodes with no record at all: its windows (`cold_windows`) are folds
-of its training nodes instead, each held out with all its records, its positives their functional
-pairs with the remaining known nodes, at the split's present, so that the model sees record-less
-nodes in training as it does in its test (time-cut windows never had one: the new miRNAs' inputs
-lay up to 20 SD from every window positive).
+A split whose test is not a later time takes windows of its test's shape instead (`shaped_windows`):
+a cold split (nodes with no record at all) folds of its training nodes, a papers split (pairs reported
+only by unseen papers) folds of its training papers, each held out with all its records at the split's
+present, its positives the functional pairs that no remaining record holds. So the model sees
+record-less nodes in training as its cold test does (time-cut windows never had one: new miRNAs'
+inputs lay up to 20 SD from every window positive).
 
 Every split x seed is one replica of one compiled program (mirjax/train/loop.py), with its own input
 statistics, rate and key. The seeds of a split share its rows, stored once: each replica walks its
@@ -52,13 +53,15 @@ def inner_windows(u: Universe, split: protocols.Split, section, draw: np.random.
   """Each inner window of a split as (label, records read, records whose new functional pairs are
   its positives, its present, the new nodes of a cold window or None), shaped like the split's test.
 
-  A split of a cold protocol tests nodes that no training record holds, at the present: its windows
-  are `section.windows` folds of its training nodes on that side, each held out with all its records
-  (as the test holds out its own), when `section.cold_windows`. Every other split (and a cold one
-  without) tests later pairs of known nodes: its windows cut its training records at now - k * window.
+  With `section.shaped_windows`, a split of a cold protocol (new nodes, at the present) gets
+  `section.windows` folds of its training nodes on that side, each held out with all its records,
+  and a split of `papers` (pairs reported only by unseen papers, at the present) gets folds of its
+  training papers, each held out with all its records. Every other split tests later pairs of known
+  nodes (temporal; random pairs and predict's fit on everything, too): its windows cut its training
+  records at now - k * window.
   """
   r = u.records
-  if split.protocol in COLD and section.cold_windows:
+  if split.protocol in COLD and section.shaped_windows:
     side = COLD[split.protocol]
     node = (r.mirna, r.gene)[side]
     nodes = np.unique(node[split.train])
@@ -66,7 +69,15 @@ def inner_windows(u: Universe, split: protocols.Split, section, draw: np.random.
     fold[nodes] = draw.permutation(len(nodes)) % section.windows
     for k in range(section.windows):
       held = fold[node] == k
-      yield f"fold {k + 1}", split.train & ~held, split.train & held, split.now, fold == k
+      yield f"nodes {k + 1}", split.train & ~held, split.train & held, split.now, fold == k
+  elif split.protocol == "papers" and section.shaped_windows:
+    papers, at = np.unique(r.pmid, return_inverse=True)
+    fold = np.full(len(papers), -1)
+    trained = np.unique(at[split.train])
+    fold[trained] = draw.permutation(len(trained)) % section.windows
+    for k in range(section.windows):
+      held = fold[at] == k
+      yield f"papers {k + 1}", split.train & ~held, split.train & held, split.now, None
   else:
     for k in range(1, section.windows + 1):
       cut = split.now - k * section.window
@@ -77,7 +88,7 @@ def inner_windows(u: Universe, split: protocols.Split, section, draw: np.random.
 def window_examples(u: Universe, split: protocols.Split, stats: features.SequenceStats,
                     section, draw: np.random.Generator) -> Examples:
   """The stacked inner-window rows of one split (section `prospective`: windows, window,
-  cold_windows, negatives_ratio, max_positives, recent)."""
+  shaped_windows, negatives_ratio, max_positives, recent)."""
   r = u.records
   trained_on = np.unique(r.pair[split.train])
   xs, ys, report = [], [], []
