@@ -95,6 +95,15 @@ def never_recorded(shape: tuple[int, int], mirnas: np.ndarray, genes: np.ndarray
   return np.sort(chosen)
 
 
+def folds(units: np.ndarray, n: int, k: int, draw: np.random.Generator) -> np.ndarray:
+  """int [n]: the fold 0..k-1 of each of `units` (distinct indices below n: nodes, papers), from one
+  permutation drawn from `draw`; -1 for every other index. The protocols' folds and the model's
+  shaped windows (mirjax/prospective/stage.py) share it."""
+  fold = np.full(n, -1)
+  fold[units] = draw.permutation(len(units)) % k
+  return fold
+
+
 def _split(u: Universe, protocol: str, index: int, label: str, train: np.ndarray, now: int,
            test_records: np.ndarray, test_mirnas: np.ndarray, test_genes: np.ndarray,
            ratio: float, seed: int, recorded: np.ndarray) -> Split:
@@ -150,8 +159,7 @@ def splits(u: Universe, section) -> list[Split]:
       if protocol in ("cold_mirna", "cold_gene"):
         side = r.mirna if protocol == "cold_mirna" else r.gene
         nodes = np.flatnonzero(u.mirna_in if protocol == "cold_mirna" else u.gene_in)
-        node_fold = np.full(u.shape[0 if protocol == "cold_mirna" else 1], -1)
-        node_fold[nodes] = draw.permutation(len(nodes)) % k
+        node_fold = folds(nodes, u.shape[0 if protocol == "cold_mirna" else 1], k, draw)
         record_fold = node_fold[side]
         for f in range(k):
           train = record_fold != f
@@ -162,9 +170,8 @@ def splits(u: Universe, section) -> list[Split]:
                             genes, **args))
         continue
       if protocol == "papers":
-        papers = np.unique(r.pmid)
-        fold_of = dict(zip(papers.tolist(), draw.permutation(len(papers)) % k))
-        record_fold = np.array([fold_of[p] for p in r.pmid.tolist()])
+        papers, paper_of = np.unique(r.pmid, return_inverse=True)
+        record_fold = folds(np.arange(len(papers)), len(papers), k, draw)[paper_of]
       else:  # random: the functional pairs of the universe, each with all of its records
         keys = np.unique(r.pair[r.functional & u.holds(r.pair)])
         pair_fold = draw.permutation(len(keys)) % k

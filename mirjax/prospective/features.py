@@ -13,8 +13,8 @@ row, window positive or negative, is a pair that no earlier record holds (such a
 in training and sent the scores of pairs with a non-functional record to +-400 log-odds).
 Counts enter relative to their mean at the present (`_log_relative`) and ages as quantiles among the
 present's known nodes (`_quantile`), so that windows read at earlier presents and the test share one
-scale. `gather(m, g)` builds [n, F] float32 rows for any
-pairs, so no dense 39 M x F array is ever made.
+scale. `gather(m, g)` builds [n, F] float32 rows for any pairs, so no dense 39 M x F array is ever
+made.
 """
 
 import numpy as np

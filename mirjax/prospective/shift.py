@@ -1,7 +1,7 @@
 """Input shift: how far a split's test positives lie from the rows its model learned from.
 
-The model learns from inner windows (mirjax/prospective/stage.py): time cuts, or for a cold split
-folds of its training nodes. A protocol whose test pairs look unlike the windows' positives asks the
+The model learns from inner windows (mirjax/prospective/stage.py): time cuts, or for a cold (papers)
+split folds of its training nodes (papers). A protocol whose test pairs look unlike the windows' positives asks the
 network for answers it was never taught: new miRNAs had no degree in time-cut windows (20 SD from
 them, before cold splits got node-fold windows), a randomly held-out pair keeps its
 paper's other pairs (seed-family partners on its gene were 36 % of random-pair positives and 1 % of

@@ -61,23 +61,18 @@ def inner_windows(u: Universe, split: protocols.Split, section, draw: np.random.
   records at now - k * window.
   """
   r = u.records
-  if split.protocol in COLD and section.shaped_windows:
-    side = COLD[split.protocol]
-    node = (r.mirna, r.gene)[side]
-    nodes = np.unique(node[split.train])
-    fold = np.full(u.shape[side], -1)
-    fold[nodes] = draw.permutation(len(nodes)) % section.windows
+  if section.shaped_windows and (split.protocol in COLD or split.protocol == "papers"):
+    if split.protocol in COLD:
+      side = COLD[split.protocol]
+      name, unit, n = "nodes", (r.mirna, r.gene)[side], u.shape[side]
+    else:
+      papers, unit = np.unique(r.pmid, return_inverse=True)
+      name, n = "papers", len(papers)
+    fold = protocols.folds(np.unique(unit[split.train]), n, section.windows, draw)
     for k in range(section.windows):
-      held = fold[node] == k
-      yield f"nodes {k + 1}", split.train & ~held, split.train & held, split.now, fold == k
-  elif split.protocol == "papers" and section.shaped_windows:
-    papers, at = np.unique(r.pmid, return_inverse=True)
-    fold = np.full(len(papers), -1)
-    trained = np.unique(at[split.train])
-    fold[trained] = draw.permutation(len(trained)) % section.windows
-    for k in range(section.windows):
-      held = fold[at] == k
-      yield f"papers {k + 1}", split.train & ~held, split.train & held, split.now, None
+      held = fold[unit] == k
+      yield (f"{name} {k + 1}", split.train & ~held, split.train & held, split.now,
+             fold == k if name == "nodes" else None)
   else:
     for k in range(1, section.windows + 1):
       cut = split.now - k * section.window
