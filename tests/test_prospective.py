@@ -90,7 +90,8 @@ def test_splits_test_only_what_training_never_saw(universe):
 
 def test_recency_degrees_by_brute_force(universe):
   """Recent and recency-decayed degrees equal a loop over each pair's first functional record: a
-  partner counts once, dated by its first record; node ages are quantiles among known nodes."""
+  partner counts once, dated by its first record; recent CLIP and strong records count records;
+  node ages are quantiles among known nodes."""
   u, c = universe
   split = next(s for s in protocols.splits(u, c.protocols) if s.protocol == "temporal")
   recent = c.prospective.recent
@@ -108,6 +109,13 @@ def test_recency_degrees_by_brute_force(universe):
     assert 0 < want_recent.max() < want_recent.sum()
     np.testing.assert_array_equal(got["recent_deg"], want_recent, err_msg=side)
     np.testing.assert_allclose(got["decayed_deg"], want_decayed, rtol=1e-5, err_msg=side)
+    # recent records of one evidence class count records, not partners
+    for evidence, name in ((mirtarbase.STRONG, "strong"), (mirtarbase.CLIP, "clip")):
+      want = np.zeros(u.shape[axis])
+      for node, pmid, e in zip((r.mirna, r.gene)[axis], r.pmid, r.evidence):
+        want[node] += (e == evidence) and pmid >= split.now - recent
+      assert want.sum() > 0, name
+      np.testing.assert_array_equal(got[f"recent_{name}_records"], want, err_msg=f"{side} {name}")
     # read by the model relative to the present's mean, on the same scale in every window
     idx = np.arange(u.shape[axis])
     pairs = (idx, np.zeros_like(idx)) if axis == 0 else (np.zeros_like(idx), idx)
@@ -431,3 +439,22 @@ Split 1's seeds score as one ensemble, the mean of their log-odds."""
   np.testing.assert_allclose(both["all"], (scores[1] + scores[2]) / 2, rtol=1e-5, atol=1e-5)
   with pytest.raises(ValueError, match="not the seeds of one split"):
     trained.scores([0, 1], x)
+  # scores read the rows in the precision the model trained on
+  rounded = stage.as_inputs(x).astype(np.float32)
+  assert not np.array_equal(rounded, x)
+  np.testing.assert_array_equal(trained.scores([1, 2], x)["all"],
+                                trained.scores([1, 2], rounded)["all"])
+
+
+def test_inputs_keep_their_values_in_the_models_precision(universe):
+  """Every feature of every pair of the universe survives the model's input precision: finite (no
+  input beyond float16's range) and within its rounding (a relative 2^-11, or 2^-24 absolutely for
+  values too small to be normal) of the float32 feature."""
+  u, c = universe
+  split = next(s for s in protocols.splits(u, c.protocols) if s.protocol == "temporal")
+  feats = features.Features(u, split.train, split.now, features.SequenceStats(u), 2_000_000)
+  x = feats.gather(*np.divmod(np.arange(u.shape[0] * u.shape[1]), u.shape[1]))
+  got = stage.as_inputs(x)
+  assert got.dtype == stage.INPUT_DTYPE and np.isfinite(got).all()
+  np.testing.assert_array_less(np.abs(got.astype(np.float32) - x),
+                               np.maximum(np.abs(x) * 2.0 ** -11, 2.0 ** -24) * 1.0001)

@@ -3,9 +3,10 @@
 `Features(universe, records, now)` reads only `records` (a bool mask of the table: a split's training
 records, cut further at an earlier `now` for the model's inner windows) and the sequences, which are
 the same in every split. Per node: distinct partners overall and per evidence class, distinct papers,
-partners first reported recently, CLIP records recently, a recency-decayed degree, the age of its first
-and last record, partners with non-functional records only; per miRNA also its seed family's degree
-and size, how many UTRs its seed hits and the seed's G/C share; per gene its UTR length and A/U share.
+partners first reported recently, CLIP and strong records recently, a recency-decayed degree, the age
+of its first and last record, partners with non-functional records only; per miRNA also its seed
+family's degree and size, how many UTRs its seed hits and the seed's G/C share; per gene its UTR length
+and A/U share.
 Per pair: seed sites of each type, their density, their flank A/U share and distance to the UTR's
 nearer end, the site score standardized within the gene and within the miRNA, TargetScan and PITA
 membership, and the degree products. A pair's own earlier records are no feature: every training
@@ -28,13 +29,13 @@ from mirjax.data.universe import Universe
 # The version of the inputs: a workdir's models are refused under another (mirjax/workdir.py). 2: 50
 # inputs (site context, UTR A/U, seed G/C); 3: node counts as log shares of the present's total;
 # 4: node counts as log(1 + count / the present's mean count), 0 for a node with no record;
-# 5: node ages as quantiles among the present's known nodes.
-INPUTS = 5
-INPUTS_CHANGE = "node ages enter as quantiles among the known nodes of the present"
+# 5: node ages as quantiles among the present's known nodes; 6: 52 inputs (recent strong records).
+INPUTS = 6
+INPUTS_CHANGE = "each node's recent strong-evidence records are a new input"
 
 _NODE = ("deg", "deg_strong", "deg_clip", "deg_other", "papers", "papers_strong", "papers_clip",
-         "recent_deg", "recent_clip_records", "decayed_deg", "age_first", "age_last",
-         "nonfunctional_deg")
+         "recent_deg", "recent_clip_records", "recent_strong_records", "decayed_deg", "age_first",
+         "age_last", "nonfunctional_deg")
 
 
 class SequenceStats:
@@ -120,6 +121,10 @@ class Features:
       def count(select, weights=None):
         return np.bincount(pair_side[select], weights, minlength=n).astype(np.float32)
 
+      def recent_records(evidence):  # functional records of one class in the last `recent` PMIDs
+        return np.bincount(record_side[f & (r.evidence == evidence) & (r.pmid >= now - recent)],
+                           minlength=n).astype(np.float32)
+
       def papers(select):
         return np.bincount(np.unique(record_side[select].astype(np.int64) * (1 << 30)
                                      + r.pmid[select]) >> 30, minlength=n).astype(np.float32)
@@ -128,9 +133,8 @@ class Features:
            "papers": papers(f), "papers_strong": papers(f & (r.evidence == mirtarbase.STRONG)),
            "papers_clip": papers(f & (r.evidence == mirtarbase.CLIP)),
            "recent_deg": count(fp & (first >= now - recent)),
-           "recent_clip_records": np.bincount(
-               record_side[f & (r.evidence == mirtarbase.CLIP) & (r.pmid >= now - recent)],
-               minlength=n).astype(np.float32),
+           "recent_clip_records": recent_records(mirtarbase.CLIP),
+           "recent_strong_records": recent_records(mirtarbase.STRONG),
            "nonfunctional_deg": count(~fp)}
       v["decayed_deg"] = np.bincount(pair_side[fp], np.exp(-age), minlength=n).astype(np.float32)
       last, start = np.zeros(n, np.int64), np.full(n, now, np.int64)

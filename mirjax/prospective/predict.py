@@ -41,7 +41,7 @@ def _explained(net, strong_weight, params, mean, std, x):
   """Both log-odds of each row (stage.ensemble of the seeds' networks), and the two features whose
   gradient x standardized input (a first-order attribution) raised the `all` log-odds most, in one
   pass."""
-  z = (x - mean) / std
+  z = (x.astype(jnp.float32) - mean) / std
 
   def scores(row):
     out = stage.ensemble(net, strong_weight, params, row)
@@ -81,7 +81,7 @@ def run(u: universe_lib.Universe, section, train_section, top: int, rows_seed: i
     m, g = np.divmod(pairs[start:start + chunk], n_g)
     x = feats.gather(m, g)
     got, best = _explained_jit(trained.net, trained.strong_weight, params, mean, std,
-                               jnp.asarray(x))
+                               jnp.asarray(stage.as_inputs(x)))
     score[start:start + len(x)] = np.asarray(got["all"])
     strong[start:start + len(x)] = np.asarray(got["strong"])
     reasons[start:start + len(x)] = np.asarray(best)
