@@ -356,6 +356,34 @@ def test_hit_at_20_ranks_each_test_genes_candidates():
   assert got["perfect"]["auc"] == 1.0 and got["flat"]["auc"] == 0.5
 
 
+@pytest.mark.parametrize("values", [0, 3, 12])
+def test_weighted_auc_and_ap_by_brute_force(values):
+  """Cluster-weighted AUC (pairs of a positive and a negative, ties counting half) and AP (precision
+  at each distinct score, weighted by the positives it adds) against a loop over pairs and
+  thresholds: for continuous scores (values=0: cumulative sums over items) and for scores of 3 or
+  12 distinct values (a sparse product per tie group)."""
+  from mirjax.evaluation import prospective as measures
+  draw = np.random.default_rng(values)
+  n, clusters = 300, 17
+  labels = (draw.random(n) < 0.3).astype(np.int8)
+  scores = draw.normal(size=n) + labels
+  if values:
+    scores = np.digitize(scores, np.quantile(scores, np.linspace(0, 1, values + 1)[1:-1]))
+  cluster = draw.integers(0, clusters, n)
+  weights = np.r_[np.ones((1, clusters)), draw.poisson(1.0, (3, clusters)),
+                  draw.random((1, clusters))].astype(np.float32)
+  auc, ap = measures._weighted_auc_ap(scores.astype(float), labels, weights, cluster)
+  for b, w in enumerate(weights[:, cluster].astype(np.float64)):
+    pos, neg = labels == 1, labels == 0
+    above = (scores[pos][:, None] > scores[neg][None, :]) + 0.5 * (
+        scores[pos][:, None] == scores[neg][None, :])
+    want = (w[pos][:, None] * w[neg][None, :] * above).sum() / (w[pos].sum() * w[neg].sum())
+    assert auc[b] == pytest.approx(want, rel=1e-9)
+    want_ap = sum(w[pos & (scores == t)].sum() * w[pos & (scores >= t)].sum() / w[scores >= t].sum()
+                  for t in np.unique(scores)) / w[pos].sum()
+    assert ap[b] == pytest.approx(want_ap, rel=1e-9)
+
+
 def test_rows_sort_by_node_then_rank_and_count_within_nodes():
   """by_node equals a two-key lexsort, for 16-bit node codes (a radix sort) and wider ones;
   position_in_run numbers each run of a sorted array from 1."""

@@ -15,6 +15,7 @@ not independent, and the test pairs of a big paper cluster in its genes.
 import dataclasses
 
 import numpy as np
+import scipy.sparse
 
 from mirjax import rng
 from mirjax.data import protocols
@@ -38,16 +39,29 @@ class Scored:
 def _weighted_auc_ap(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray,
                      cluster: np.ndarray, dtype=np.float64):
   """(auc [B], ap [B]) under case weights weights[:, cluster[i]] ([B, n_clusters], one row per
-  resample); tied scores form one group. Cumulative sums along contiguous rows, read at each tie
-  group's end, replace per-group reductions (6x faster on 335 k items)."""
+  resample); tied scores form one group. Needs each group's weighted positives and negatives in
+  score order. With about one item per group, cumulative sums along contiguous rows, read at each
+  group's end, replace per-group reductions (6x faster on 335 k items). With few groups (a scorer of
+  few distinct values: TargetScan membership, seed sites, degree products) one sparse product sums
+  each group's items instead, weights @ (clusters x groups) (3x faster on 800 k items)."""
   order = np.argsort(-scores, kind="stable")
   s = scores[order]
-  w = np.take(weights, cluster[order], axis=1)  # [B, n], C-contiguous: rows are cumsummed
   ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True])  # each tie group's last item
-  tp = np.cumsum(w * labels[order].astype(np.float32), 1, dtype=dtype)[:, ends]
-  fp = np.cumsum(w, 1, dtype=dtype)[:, ends] - tp  # at each group's end, [B, groups]
-  zero = np.zeros((len(w), 1), dtype)
-  pos, neg = np.diff(tp, axis=1, prepend=zero), np.diff(fp, axis=1, prepend=zero)
+  label = labels[order].astype(dtype)
+  if 4 * len(ends) < len(order):
+    def per_group(data):  # [B, groups]; the product sums duplicate (cluster, group) entries
+      items = scipy.sparse.csc_matrix((data, cluster[order], np.r_[0, ends + 1]),
+                                      shape=(weights.shape[1], len(ends)))
+      return np.ascontiguousarray((items.T @ weights.T.astype(dtype)).T)
+    pos = per_group(label)
+    neg = per_group(np.ones(len(order), dtype)) - pos
+    tp, fp = np.cumsum(pos, 1), np.cumsum(neg, 1)  # at each group's end
+  else:
+    w = np.take(weights, cluster[order], axis=1)  # [B, n], C-contiguous: rows are cumsummed
+    tp = np.cumsum(w * label, 1, dtype=dtype)[:, ends]
+    fp = np.cumsum(w, 1, dtype=dtype)[:, ends] - tp
+    zero = np.zeros((len(w), 1), dtype)
+    pos, neg = np.diff(tp, axis=1, prepend=zero), np.diff(fp, axis=1, prepend=zero)
   n_pos, n_neg = tp[:, -1:], fp[:, -1:]
   auc = (pos * (n_neg - fp + 0.5 * neg)).sum(1) / np.maximum(n_pos * n_neg, 1e-12)[:, 0]
   ap = (pos * tp / np.maximum(tp + fp, 1e-12)).sum(1) / np.maximum(n_pos, 1e-12)[:, 0]
