@@ -356,12 +356,13 @@ def test_hit_at_20_ranks_each_test_genes_candidates():
   assert got["perfect"]["auc"] == 1.0 and got["flat"]["auc"] == 0.5
 
 
-@pytest.mark.parametrize("values", [0, 3, 12])
+@pytest.mark.parametrize("values", [0, 150, 3, 12])
 def test_weighted_auc_and_ap_by_brute_force(values):
   """Cluster-weighted AUC (pairs of a positive and a negative, ties counting half) and AP (precision
   at each distinct score, weighted by the positives it adds) against a loop over pairs and
-  thresholds: for continuous scores (values=0: cumulative sums over items) and for scores of 3 or
-  12 distinct values (a sparse product per tie group)."""
+  thresholds: for continuous scores (values=0) and 150 distinct values among 300 (cumulative sums
+  over items, read at the groups that hold a positive), and for scores of 3 or 12 distinct values
+  (a sparse product per tie group)."""
   from mirjax.evaluation import prospective as measures
   draw = np.random.default_rng(values)
   n, clusters = 300, 17
@@ -369,6 +370,7 @@ def test_weighted_auc_and_ap_by_brute_force(values):
   scores = draw.normal(size=n) + labels
   if values:
     scores = np.digitize(scores, np.quantile(scores, np.linspace(0, 1, values + 1)[1:-1]))
+    assert len(np.unique(scores)) == values
   cluster = draw.integers(0, clusters, n)
   weights = np.r_[np.ones((1, clusters)), draw.poisson(1.0, (3, clusters)),
                   draw.random((1, clusters))].astype(np.float32)

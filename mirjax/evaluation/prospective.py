@@ -40,8 +40,9 @@ def _weighted_auc_ap(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray
                      cluster: np.ndarray, dtype=np.float64):
   """(auc [B], ap [B]) under case weights weights[:, cluster[i]] ([B, n_clusters], one row per
   resample); tied scores form one group. Needs each group's weighted positives and negatives in
-  score order. With about one item per group, cumulative sums along contiguous rows, read at each
-  group's end, replace per-group reductions (6x faster on 335 k items). With few groups (a scorer of
+  score order. With about one item per group, cumulative sums along contiguous rows, read at the ends
+  of the groups that hold a positive and of the groups before them, replace per-group reductions (6x
+  faster on 335 k items). With few groups (a scorer of
   few distinct values: TargetScan membership, seed sites, degree products) one sparse product sums
   each group's items instead, weights @ (clusters x groups) (3x faster on 800 k items)."""
   order = np.argsort(-scores, kind="stable")
@@ -56,13 +57,23 @@ def _weighted_auc_ap(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray
     pos = per_group(label)
     neg = per_group(np.ones(len(order), dtype)) - pos
     tp, fp = np.cumsum(pos, 1), np.cumsum(neg, 1)  # at each group's end
+    n_pos, n_neg = tp[:, -1:], fp[:, -1:]
   else:
+    # only groups that hold a positive add to either sum (a sixth of the groups in a test of 5
+    # negatives per positive)
     w = np.take(weights, cluster[order], axis=1)  # [B, n], C-contiguous: rows are cumsummed
-    tp = np.cumsum(w * label, 1, dtype=dtype)[:, ends]
-    fp = np.cumsum(w, 1, dtype=dtype)[:, ends] - tp
-    zero = np.zeros((len(w), 1), dtype)
-    pos, neg = np.diff(tp, axis=1, prepend=zero), np.diff(fp, axis=1, prepend=zero)
-  n_pos, n_neg = tp[:, -1:], fp[:, -1:]
+    held = np.flatnonzero(np.add.reduceat(label, np.r_[0, ends[:-1] + 1]) > 0)
+    first = held == 0  # the first group has no group before it
+    before = ends[np.maximum(held - 1, 0)]
+    cum_tp = np.cumsum(w * label, 1, dtype=dtype)
+    cum_w = np.cumsum(w, 1, dtype=dtype)
+    del w
+    tp, fp = cum_tp[:, ends[held]], cum_w[:, ends[held]]
+    tp_before, w_before = cum_tp[:, before], cum_w[:, before]
+    tp_before[:, first], w_before[:, first] = 0, 0
+    fp -= tp
+    pos, neg = tp - tp_before, fp - (w_before - tp_before)
+    n_pos, n_neg = cum_tp[:, -1:], cum_w[:, -1:] - cum_tp[:, -1:]
   auc = (pos * (n_neg - fp + 0.5 * neg)).sum(1) / np.maximum(n_pos * n_neg, 1e-12)[:, 0]
   ap = (pos * tp / np.maximum(tp + fp, 1e-12)).sum(1) / np.maximum(n_pos, 1e-12)[:, 0]
   return auc, ap
