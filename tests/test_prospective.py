@@ -482,7 +482,8 @@ def test_inputs_keep_their_values_in_the_models_precision(universe):
   values too small to be normal) of the float32 feature."""
   u, c = universe
   split = next(s for s in protocols.splits(u, c.protocols) if s.protocol == "temporal")
-  feats = features.Features(u, split.train, split.now, features.SequenceStats(u), 2_000_000)
+  feats = features.Features(u, split.train, split.now, features.SequenceStats(u),
+                            c.prospective.recent)
   x = feats.gather(*np.divmod(np.arange(u.shape[0] * u.shape[1]), u.shape[1]))
   got = stage.as_inputs(x)
   assert got.dtype == stage.INPUT_DTYPE and np.isfinite(got).all()

@@ -42,18 +42,20 @@ def _weighted_auc_ap(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray
   resample); tied scores form one group. Needs each group's weighted positives and negatives in
   score order. With about one item per group, cumulative sums along contiguous rows, read at the ends
   of the groups that hold a positive and of the groups before them, replace per-group reductions (6x
-  faster on 335 k items). With few groups (a scorer of
-  few distinct values: TargetScan membership, seed sites, degree products) one sparse product sums
-  each group's items instead, weights @ (clusters x groups) (3x faster on 800 k items)."""
+  faster on 335 k items). With few groups (a scorer of few distinct values: TargetScan membership,
+  seed sites, degree products) one sparse product sums each group's items instead, weights @
+  (clusters x groups) (3x faster on 800 k items)."""
   order = np.argsort(-scores, kind="stable")
   s = scores[order]
   ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True])  # each tie group's last item
   label = labels[order].astype(dtype)
   if 4 * len(ends) < len(order):
+    by_cluster = weights.T.astype(dtype)  # [clusters, B]
+
     def per_group(data):  # [B, groups]; the product sums duplicate (cluster, group) entries
       items = scipy.sparse.csc_matrix((data, cluster[order], np.r_[0, ends + 1]),
                                       shape=(weights.shape[1], len(ends)))
-      return np.ascontiguousarray((items.T @ weights.T.astype(dtype)).T)
+      return np.ascontiguousarray((items.T @ by_cluster).T)
     pos = per_group(label)
     neg = per_group(np.ones(len(order), dtype)) - pos
     tp, fp = np.cumsum(pos, 1), np.cumsum(neg, 1)  # at each group's end

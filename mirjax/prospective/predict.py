@@ -41,7 +41,7 @@ def _explained(net, strong_weight, params, mean, std, x):
   """Both log-odds of each row (stage.ensemble of the seeds' networks), and the two features whose
   gradient x standardized input (a first-order attribution) raised the `all` log-odds most, in one
   pass."""
-  z = (x.astype(jnp.float32) - mean) / std
+  z = stage.standardize(x, mean, std)
 
   def scores(row):
     out = stage.ensemble(net, strong_weight, params, row)

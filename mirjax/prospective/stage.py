@@ -52,6 +52,12 @@ def as_inputs(x: np.ndarray) -> np.ndarray:
   return x.astype(INPUT_DTYPE, copy=False)
 
 
+def standardize(x: jax.Array, mean: jax.Array, std: jax.Array) -> jax.Array:
+  """float32 rows (x - mean) / std of rows in the input precision: what the network reads, in
+  training, evaluation and predict alike."""
+  return (x.astype(jnp.float32) - mean) / std
+
+
 @dataclasses.dataclass(frozen=True)
 class Examples:
   """One split's training rows (shared by its seeds' replicas)."""
@@ -146,7 +152,7 @@ def _gene_matched(positives: np.ndarray, n: int, mirnas: np.ndarray, shape, reco
 def _loss_fn(net, class_weights):
   def loss_fn(params, model_state, data, idx, train):
     del train
-    x = (data["x"][idx].astype(jnp.float32) - data["mean"]) / data["std"]
+    x = standardize(data["x"][idx], data["mean"], data["std"])
     y = data["y"][idx]
     w = data["w"][idx] * class_weights[y]
     ce = optax.softmax_cross_entropy_with_integer_labels(net.apply({"params": params}, x), y)
@@ -194,7 +200,7 @@ class Trained:
 
 
 _scores = jax.jit(lambda net, strong_weight, params, mean, std, x: ensemble(
-    net, strong_weight, params, (x.astype(jnp.float32) - mean) / std), static_argnums=(0, 1))
+    net, strong_weight, params, standardize(x, mean, std)), static_argnums=(0, 1))
 
 
 def train(examples: list[Examples], rows_of: np.ndarray, seeds: np.ndarray, section,
