@@ -2,9 +2,19 @@
 
 import importlib.util
 import os
+import tempfile
 
-import jax
-import pytest
+# One persistent XLA compilation cache for the whole test run: its pytest-xdist workers and every
+# launch.py the tests start (they inherit the environment) compile the same tiny programs again and
+# again. Keyed by the program and the compiler, so a hit is the same executable; under the system's
+# temp directory, never the user's cache.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                      os.path.join(tempfile.gettempdir(), "mirjax-tests-xla-cache"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
 
 # Every test runs with 4 CPU devices, so the replicas are really sharded (5 folds: 4 classifier
 # replicas with whole minibatches, the fifth's split over the 4; the autoencoder's replicas padded
