@@ -167,10 +167,12 @@ class Features:
                "log_degree_product", "log_strong_degree_product"])
 
   def gather(self, m: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """float32 [n, F] features of pairs (m[i], g[i]), in `names()` order (filled column by column
-    into one array: gathers of millions of candidate pairs are the evaluation's main cost)."""
+    """float32 [n, F] features of pairs (m[i], g[i]), in `names()` order, column-major. Gathers of
+    millions of candidate pairs are much of the evaluation's cost: each column is one contiguous
+    write (the columns of a row-major array took half of a gather), and the model's scores turn
+    rows row-major a block at a time (stage.row_blocks), in cache."""
     s, c = self.stats, self.u.content
-    out = np.empty((len(m), len(self.names())), np.float32)
+    out = np.empty((len(m), len(self.names())), np.float32, order="F")
     j = 0
 
     def put(column):

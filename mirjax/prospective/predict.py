@@ -79,12 +79,11 @@ def run(u: universe_lib.Universe, section, train_section, top: int, rows_seed: i
   chunk = max(1, (1 << 20) // len(genes)) * len(genes)
   for start in range(0, len(pairs), chunk):
     m, g = np.divmod(pairs[start:start + chunk], n_g)
-    x = feats.gather(m, g)
-    got, best = _explained_jit(trained.net, trained.strong_weight, params, mean, std,
-                               jnp.asarray(stage.as_inputs(x)))
-    score[start:start + len(x)] = np.asarray(got["all"])
-    strong[start:start + len(x)] = np.asarray(got["strong"])
-    reasons[start:start + len(x)] = np.asarray(best)
+    for at, n, block in stage.row_blocks(feats.gather(m, g)):
+      got, best = _explained_jit(trained.net, trained.strong_weight, params, mean, std, block)
+      rows = slice(start + at, start + at + n)
+      score[rows], strong[rows] = np.asarray(got["all"])[:n], np.asarray(got["strong"])[:n]
+      reasons[rows] = np.asarray(best)[:n]
   table, by_mirna = _table(u, stats, pairs, score, strong, reasons, names)
   del pairs, score, strong, reasons
   out = os.path.join(workdir, DIR)

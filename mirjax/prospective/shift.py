@@ -35,7 +35,8 @@ class Reference:
 
   def shift(self, x: np.ndarray) -> np.ndarray:
     """float64 [F]: (mean of rows x - the windows' mean) / the windows' SD (at least MIN_STD)."""
-    return (x.astype(np.float64).mean(0) - self.mean) / np.maximum(self.std, MIN_STD)
+    # gathered rows are column-major; a column's sum rounds by memory order, so sum row-major as `of`
+    return (x.astype(np.float64, order="C").mean(0) - self.mean) / np.maximum(self.std, MIN_STD)
 
 
 def largest(shift: dict, k: int = TOP) -> dict:
