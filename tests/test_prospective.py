@@ -66,6 +66,14 @@ def test_woodbury_ease_equals_the_direct_one():
   np.testing.assert_allclose(got, baselines._ease_columns(x.T.astype(float), 7.0).T, atol=1e-5)
 
 
+@pytest.mark.parametrize("rank", [5, 30, 40])  # 30 and more: every vector of the 30-row graph
+def test_svd_baseline_is_the_rank_r_reconstruction(rank):
+  x = (np.random.default_rng(1).random((30, 200)) < 0.1).astype(float)
+  u, s, vt = np.linalg.svd(x, full_matrices=False)
+  want = (u[:, :rank] * s[:rank]) @ vt[:rank]
+  got = record_baselines.svd_reconstruction(scipy.sparse.csr_matrix(x), rank)
+  np.testing.assert_allclose(got, want, atol=1e-5)
+
 def test_splits_test_only_what_training_never_saw(universe):
   u, c = universe
   r = u.records

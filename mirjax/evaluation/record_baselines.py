@@ -15,6 +15,7 @@ The fixed lambdas and rank are those the issue's probe used; none is tuned on a 
 """
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse
 
 from mirjax.prospective import features as features_lib
@@ -52,10 +53,14 @@ def ease_mirna_side(x: scipy.sparse.spmatrix, lam: float) -> np.ndarray:
 
 
 def svd_reconstruction(x: scipy.sparse.spmatrix, rank: int) -> np.ndarray:
-  """U_r U_r^T X: the top-`rank` eigenvectors of X X^T are X's left singular vectors."""
+  """U_r U_r^T X: the top-`rank` eigenvectors of X X^T are X's left singular vectors. LAPACK's MRRR
+  (evr) computes only those: 2.6x faster than the full eigh of a 2,599^2 Gram matrix. (ARPACK's
+  Lanczos was 10x faster but not reproducible: on a low-rank graph it restarts from random vectors
+  whose seed persists between calls, and so did the reconstruction's near-zero entries.)"""
   x = scipy.sparse.csr_matrix(x, dtype=np.float64)
-  _, u = np.linalg.eigh((x @ x.T).toarray())
-  u = u[:, -rank:]
+  gram = (x @ x.T).toarray()
+  n = gram.shape[0]
+  u = scipy.linalg.eigh(gram, subset_by_index=[max(n - rank, 0), n - 1], driver="evr")[1]
   return np.asarray(x.T.dot(u).dot(u.T).T, np.float32)
 
 
