@@ -16,7 +16,7 @@ import scipy.sparse
 from conftest import ROOT
 from mirjax import config as config_lib
 from mirjax import rng
-from mirjax.data import mirtarbase, protocols, synthetic_universe
+from mirjax.data import keysets, mirtarbase, protocols, synthetic_universe
 from mirjax.data import universe as universe_lib
 from mirjax.evaluation import baselines, record_baselines
 from mirjax.prospective import features, shift, stage
@@ -64,6 +64,19 @@ def test_woodbury_ease_equals_the_direct_one():
   np.testing.assert_allclose(got, baselines._ease_columns(x.astype(float), 20.0), atol=1e-5)
   got = record_baselines.ease_mirna_side(scipy.sparse.csr_matrix(x), 7.0)
   np.testing.assert_allclose(got, baselines._ease_columns(x.T.astype(float), 7.0).T, atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 100_000])
+def test_keysets_equal_numpys_set_routines(n):
+  draw = np.random.default_rng(n)
+  a = draw.integers(0, 3 * n + 1, n)
+  b = draw.integers(0, 3 * n + 1, n // 2 + 1)
+  assert np.array_equal(keysets.unique(a), np.unique(a))
+  assert keysets.unique(a).dtype == a.dtype
+  assert np.array_equal(keysets.setdiff(a, b), np.setdiff1d(a, b))
+  assert np.array_equal(keysets.union(a, b), np.union1d(a, b))
+  assert np.array_equal(keysets.is_member(a, np.sort(b)), np.isin(a, b))
+  assert not keysets.is_member(a, np.zeros(0, np.int64)).any()
 
 
 @pytest.mark.parametrize("rank", [5, 30, 40])  # 30 and more: every vector of the 30-row graph
@@ -356,7 +369,7 @@ def test_hit_at_20_ranks_each_test_genes_candidates():
   keys_of = lambda m, g: m.astype(np.int64) * 7 + g  # noqa: E731
   scorers = {"perfect": lambda m, g: np.isin(keys_of(m, g), positives).astype(float),
              "flat": lambda m, g: np.zeros(len(m))}
-  scored = measures.score_split(split, scorers, shape, recorded, 10, 0, features.is_member)
+  scored = measures.score_split(split, scorers, shape, recorded, 10, 0)
   assert set(scored) == {"all", "strong"} and list(scored["all"].ranked_genes) == [3, 5]
   got = measures.metrics_with_bootstrap(scored["all"], ("perfect",), 5, 0)
   assert got["perfect"]["hit@20"] == pytest.approx(25 / 35)

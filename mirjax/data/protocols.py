@@ -25,7 +25,7 @@ import dataclasses
 import numpy as np
 
 from mirjax import rng
-from mirjax.data import mirtarbase
+from mirjax.data import keysets, mirtarbase
 from mirjax.data.universe import Universe
 from mirjax.errors import ConfigError
 
@@ -87,7 +87,7 @@ def never_recorded(shape: tuple[int, int], mirnas: np.ndarray, genes: np.ndarray
     draws = max(2 * want, 1000)
     keys = (rows[draw.integers(0, len(rows), draws)] * shape[1]
             + cols[draw.integers(0, len(cols), draws)])
-    keys = np.setdiff1d(keys[~np.isin(keys, recorded)], chosen)
+    keys = keysets.setdiff(keys[~keysets.is_member(keys, recorded)], chosen)
     chosen = np.concatenate([chosen, draw.permutation(keys)[:want]])
   if len(chosen) < n:
     raise ConfigError(f"only {len(chosen)} never-recorded candidate pairs for {n} test negatives; "
@@ -111,9 +111,9 @@ def _split(u: Universe, protocol: str, index: int, label: str, train: np.ndarray
   positives are the functional pairs of `test_records` with no record at all in training, whose
   nodes are test nodes of the universe."""
   r = u.records
-  seen = np.unique(r.pair[train])
-  keys = np.unique(r.pair[test_records & r.functional])
-  keys = keys[~np.isin(keys, seen) & u.holds(keys)]
+  seen = keysets.unique(r.pair[train])
+  keys = keysets.unique(r.pair[test_records & r.functional])
+  keys = keys[~keysets.is_member(keys, seen) & u.holds(keys)]
   m, g = np.divmod(keys, u.shape[1])
   keys = keys[test_mirnas[m] & test_genes[g]]
   if not len(keys):
@@ -138,7 +138,7 @@ def everything(u: Universe) -> Split:
 def splits(u: Universe, section) -> list[Split]:
   """Every split of the protocols in section `prospective` (protocols, folds, cuts, seed, ...)."""
   r = u.records
-  recorded = np.unique(r.pair)
+  recorded = keysets.unique(r.pair)
   now = int(r.pmid.max()) + 1
   out = []
   for protocol in section.protocols:
@@ -173,7 +173,7 @@ def splits(u: Universe, section) -> list[Split]:
         papers, paper_of = np.unique(r.pmid, return_inverse=True)
         record_fold = folds(np.arange(len(papers)), len(papers), k, draw)[paper_of]
       else:  # random: the functional pairs of the universe, each with all of its records
-        keys = np.unique(r.pair[r.functional & u.holds(r.pair)])
+        keys = keysets.unique(r.pair[r.functional & u.holds(r.pair)])
         pair_fold = draw.permutation(len(keys)) % k
         record_fold = np.full(len(r.pmid), -1)
         at = np.searchsorted(keys, r.pair)

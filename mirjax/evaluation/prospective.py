@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse
 
 from mirjax import rng
-from mirjax.data import protocols
+from mirjax.data import keysets, protocols
 
 SUBSETS = ("all", "strong", "clip")
 METRICS = ("auc", "aupr", "hit@20")
@@ -94,7 +94,7 @@ def expected_hits(scores: np.ndarray, positive: np.ndarray, valid: np.ndarray, k
 
 
 def score_split(split: protocols.Split, scorers: dict, shape, recorded: np.ndarray,
-                ranking_genes: int, seed: int, is_member) -> dict:
+                ranking_genes: int, seed: int) -> dict:
   """{subset: Scored} of every evidence subset with positives. Every scorer scores the split's
   positives and negatives once, and the candidates of the ranked genes once (at most
   `ranking_genes` test genes per subset, a seeded sample; their union in blocks), each subset
@@ -108,14 +108,14 @@ def score_split(split: protocols.Split, scorers: dict, shape, recorded: np.ndarr
     pos = split.subset(subset)
     if not len(pos):
       continue
-    rows[subset] = np.r_[np.flatnonzero(np.isin(split.positives, pos)),
+    rows[subset] = np.r_[np.flatnonzero(keysets.is_member(split.positives, pos)),
                          len(split.positives) + np.arange(n_neg)]
-    chosen = np.unique(pos % shape[1])  # the genes (keys are mirna * n_gene + gene)
+    chosen = keysets.unique(pos % shape[1])  # the genes (keys are mirna * n_gene + gene)
     draw = rng.generator(seed, "bootstrap", protocols.PROTOCOLS.index(split.protocol),
                          split.index, SUBSETS.index(subset))
     genes[subset] = (np.sort(draw.choice(chosen, ranking_genes, replace=False))
                      if len(chosen) > ranking_genes else chosen)
-  union = np.unique(np.concatenate(list(genes.values())))
+  union = keysets.unique(np.concatenate(list(genes.values())))
   mirnas = np.flatnonzero(split.test_mirnas)
   hits = {subset: {name: np.zeros(len(genes[subset])) for name in scorers} for subset in rows}
   positives = {subset: np.zeros(len(genes[subset])) for subset in rows}
@@ -123,16 +123,16 @@ def score_split(split: protocols.Split, scorers: dict, shape, recorded: np.ndarr
   for start in range(0, len(union), step):
     block = union[start:start + step]
     cand = (mirnas[None, :].astype(np.int64) * shape[1] + block[:, None]).ravel()
-    never = ~is_member(cand, recorded).reshape(len(block), -1)
+    never = ~keysets.is_member(cand, recorded).reshape(len(block), -1)
     mm, gg = np.divmod(cand, shape[1])
     block_scores = {name: np.asarray(f(mm, gg), np.float32).reshape(len(block), -1)
                     for name, f in scorers.items()}
     for subset in rows:
-      at = np.flatnonzero(np.isin(block, genes[subset]))
+      at = np.flatnonzero(keysets.is_member(block, genes[subset]))
       if not len(at):
         continue
       where = np.searchsorted(genes[subset], block[at])
-      positive = is_member(cand.reshape(len(block), -1)[at].ravel(),
+      positive = keysets.is_member(cand.reshape(len(block), -1)[at].ravel(),
                            split.subset(subset)).reshape(len(at), -1)
       valid = positive | never[at]
       positives[subset][where] = positive.sum(1)

@@ -18,6 +18,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse
 
+from mirjax.data import keysets
 from mirjax.prospective import features as features_lib
 
 NAMES = ("degree_product", "strong_degree_product", "recent_degree", "ease_gene", "ease_mirna",
@@ -27,7 +28,7 @@ EASE_GENE_LAMBDA, EASE_MIRNA_LAMBDA, SVD_RANK = 200.0, 50.0, 32
 
 def training_graph(feats: features_lib.Features) -> scipy.sparse.csr_matrix:
   """float64 [n_mirna, n_gene]: 1 for every functional pair of the features' records."""
-  keys = np.setdiff1d(feats.recorded, feats.nonfunctional)
+  keys = keysets.setdiff(feats.recorded, feats.nonfunctional)
   m, g = np.divmod(keys, feats.u.shape[1])
   return scipy.sparse.csr_matrix((np.ones(len(keys)), (m, g)), shape=feats.u.shape)
 

@@ -16,7 +16,7 @@ import numpy as np
 from absl import logging
 
 from mirjax import atomic, rng
-from mirjax.data import protocols
+from mirjax.data import keysets, protocols
 from mirjax.data.universe import Universe
 from mirjax.evaluation import cv_results, record_baselines
 from mirjax.evaluation import prospective as measures
@@ -85,7 +85,7 @@ def run(u: Universe, p, section, train_section, workdir: str, t0: float, header)
   del rows
   of_split = [np.flatnonzero(rows_of == i) for i in range(len(splits))]  # each split's replicas
   t_train = time.time() - t0 - t_data
-  recorded = np.unique(u.records.pair)
+  recorded = keysets.unique(u.records.pair)
 
   def evaluate(split, replicas, reference):
     t = time.perf_counter()
@@ -95,8 +95,7 @@ def run(u: Universe, p, section, train_section, workdir: str, t0: float, header)
     model = ModelScorer(trained, replicas, feats)
     scorers = {name: model(score) for name, score in MODEL_SCORES.items()}
     scorers.update(record_baselines.scorers(feats))
-    scored = measures.score_split(split, scorers, u.shape, recorded, p.ranking_genes, p.seed,
-                                  features.is_member)
+    scored = measures.score_split(split, scorers, u.shape, recorded, p.ranking_genes, p.seed)
     subsets = {subset: measures.metrics_with_bootstrap(s, tuple(MODEL_SCORES), p.bootstrap, p.seed)
                for subset, s in scored.items()}
     logging.info("evaluated %s %s in %.0fs: model AUC all %.4f, strong %.4f (strong-degree "

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from mirjax.data import mirtarbase
+from mirjax.data import keysets, mirtarbase
 from mirjax.data.sequences import SITE_TYPES, SITE_WEIGHTS
 from mirjax.data.universe import Universe
 
@@ -64,12 +64,6 @@ class SequenceStats:
 def site_score(sites: np.ndarray) -> np.ndarray:
   """float32 [..]: the sites of each type weighted by SITE_WEIGHTS (the seed-site baseline)."""
   return sites.astype(np.float32) @ SITE_WEIGHTS
-
-
-def is_member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
-  """bool: which keys are in `sorted_keys`."""
-  at = np.minimum(np.searchsorted(sorted_keys, keys), max(len(sorted_keys) - 1, 0))
-  return (sorted_keys[at] == keys) if len(sorted_keys) else np.zeros(len(keys), bool)
 
 
 def _log_relative(count: np.ndarray) -> np.ndarray:
@@ -126,7 +120,7 @@ class Features:
                            minlength=n).astype(np.float32)
 
       def papers(select):
-        return np.bincount(np.unique(record_side[select].astype(np.int64) * (1 << 30)
+        return np.bincount(keysets.unique(record_side[select].astype(np.int64) * (1 << 30)
                                      + r.pmid[select]) >> 30, minlength=n).astype(np.float32)
       v = {"deg": count(fp), "deg_strong": count(pairs["strong"].to_numpy()),
            "deg_clip": count(pairs["clip"].to_numpy()), "deg_other": count(pairs["other"].to_numpy()),

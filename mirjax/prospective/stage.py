@@ -28,7 +28,7 @@ import numpy as np
 import optax
 
 from mirjax import rng
-from mirjax.data import mirtarbase, protocols
+from mirjax.data import keysets, mirtarbase, protocols
 from mirjax.data.universe import Universe
 from mirjax.errors import ConfigError
 from mirjax.placement import Placement
@@ -106,7 +106,7 @@ def inner_windows(u: Universe, split: protocols.Split, section, draw: np.random.
     else:
       papers, unit = np.unique(r.pmid, return_inverse=True)
       name, n = "papers", len(papers)
-    fold = protocols.folds(np.unique(unit[split.train]), n, section.windows, draw)
+    fold = protocols.folds(keysets.unique(unit[split.train]), n, section.windows, draw)
     for k in range(section.windows):
       held = fold[unit] == k
       yield (f"{name} {k + 1}", split.train & ~held, split.train & held, split.now,
@@ -123,12 +123,12 @@ def window_examples(u: Universe, split: protocols.Split, stats: features.Sequenc
   """The stacked inner-window rows of one split (section `prospective`: windows, window,
   shaped_windows, negatives_ratio, max_positives, recent)."""
   r = u.records
-  trained_on = np.unique(r.pair[split.train])
+  trained_on = keysets.unique(r.pair[split.train])
   xs, ys, report = [], [], []
   for label, read, later, now, new_nodes in inner_windows(u, split, section, draw):
     feats = features.Features(u, read, now, stats, section.recent)
     new = mirtarbase.pairs_of(r.select(later & r.functional))
-    keep = ~np.isin(new.key, feats.recorded)
+    keep = ~keysets.is_member(new.key, feats.recorded)
     m, g = np.divmod(new.key, u.shape[1])
     mirnas, genes = feats.known_mirna, feats.known_gene
     if new_nodes is not None:  # a cold window's positives pair a held-out node with a known one
@@ -139,11 +139,11 @@ def window_examples(u: Universe, split: protocols.Split, stats: features.Sequenc
     keys, strong = new.key[keep], new.evidence[keep] == mirtarbase.STRONG
     weak = np.flatnonzero(~strong)
     if len(weak) > section.max_positives:  # every strong positive stays
-      drop = np.setdiff1d(weak, draw.choice(weak, section.max_positives, replace=False))
+      drop = keysets.setdiff(weak, draw.choice(weak, section.max_positives, replace=False))
       keys, strong = np.delete(keys, drop), np.delete(strong, drop)
     n_neg = int(round(section.negatives_ratio * len(keys)))
     n_matched = int(round(section.matched_negatives * n_neg))
-    negatives = np.union1d(
+    negatives = keysets.union(
         protocols.never_recorded(u.shape, mirnas, genes, n_neg - n_matched, trained_on, draw),
         _gene_matched(keys, n_matched, mirnas, u.shape, trained_on, draw))
     pairs = np.concatenate([keys, negatives])
@@ -163,7 +163,7 @@ def _gene_matched(positives: np.ndarray, n: int, mirnas: np.ndarray, shape, reco
   while len(out) < n and len(positives):
     genes = positives[draw.integers(0, len(positives), 2 * (n - len(out)))] % shape[1]
     keys = rows[draw.integers(0, len(rows), len(genes))] * shape[1] + genes
-    out = np.union1d(out, keys[~np.isin(keys, recorded)])
+    out = keysets.union(out, keys[~keysets.is_member(keys, recorded)])
   return draw.permutation(out)[:n]
 
 
