@@ -176,9 +176,8 @@ def splits(u: Universe, section) -> list[Split]:
         keys = keysets.unique(r.pair[r.functional & u.holds(r.pair)])
         pair_fold = draw.permutation(len(keys)) % k
         record_fold = np.full(len(r.pmid), -1)
-        at = np.searchsorted(keys, r.pair)
-        hit = (at < len(keys)) & (keys[np.minimum(at, len(keys) - 1)] == r.pair)
-        record_fold[hit] = pair_fold[at[hit]]
+        hit = keysets.is_member(r.pair, keys)
+        record_fold[hit] = pair_fold[np.searchsorted(keys, r.pair[hit])]
       for f in range(k):
         train = record_fold != f
         km, kg = _known(r, train, u.shape)
