@@ -87,6 +87,7 @@ def test_svd_baseline_is_the_rank_r_reconstruction(rank):
   got = record_baselines.svd_reconstruction(scipy.sparse.csr_matrix(x), rank)
   np.testing.assert_allclose(got, want, atol=1e-5)
 
+
 def test_splits_test_only_what_training_never_saw(universe):
   u, c = universe
   r = u.records
