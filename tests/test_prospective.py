@@ -396,7 +396,9 @@ def test_weighted_auc_and_ap_by_brute_force(values):
   cluster = draw.integers(0, clusters, n)
   weights = np.r_[np.ones((1, clusters)), draw.poisson(1.0, (3, clusters)),
                   draw.random((1, clusters))].astype(np.float32)
-  auc, ap = measures._weighted_auc_ap(scores.astype(float), labels, weights, cluster)
+  scores = scores.astype(float)
+  auc, ap = measures._weighted_auc_ap(scores, np.argsort(-scores, kind="stable"), labels, weights,
+                                      cluster)
   for b, w in enumerate(weights[:, cluster].astype(np.float64)):
     pos, neg = labels == 1, labels == 0
     above = (scores[pos][:, None] > scores[neg][None, :]) + 0.5 * (

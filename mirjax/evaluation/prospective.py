@@ -36,16 +36,17 @@ class Scored:
   ranked_genes: np.ndarray  # int [n_ranked_genes]
 
 
-def _weighted_auc_ap(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray,
-                     cluster: np.ndarray, dtype=np.float64):
+def _weighted_auc_ap(scores: np.ndarray, order: np.ndarray, labels: np.ndarray,
+                     weights: np.ndarray, cluster: np.ndarray, dtype=np.float64):
   """(auc [B], ap [B]) under case weights weights[:, cluster[i]] ([B, n_clusters], one row per
-  resample); tied scores form one group. Needs each group's weighted positives and negatives in
+  resample); tied scores form one group. `order`: the items by descending score, ties in index
+  order (np.argsort(-scores, kind="stable")), computed once by the caller for the point value and
+  the resamples alike. Needs each group's weighted positives and negatives in
   score order. With about one item per group, cumulative sums along contiguous rows, read at the ends
   of the groups that hold a positive and of the groups before them, replace per-group reductions (6x
   faster on 335 k items). With few groups (a scorer of few distinct values: TargetScan membership,
   seed sites, degree products) one sparse product sums each group's items instead, weights @
   (clusters x groups) (3x faster on 800 k items)."""
-  order = np.argsort(-scores, kind="stable")
   s = scores[order]
   ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True])  # each tie group's last item
   label = labels[order].astype(dtype)
@@ -154,8 +155,9 @@ def metrics_with_bootstrap(scored: Scored, references: tuple, n_boot: int, seed:
   rank_w = gene_w[:, np.searchsorted(clusters, scored.ranked_genes)]
   per = {}
   for name, s in scored.scores.items():
-    point = _weighted_auc_ap(s, scored.labels, gene_w[:1], index)  # exact, in float64
-    resampled = _weighted_auc_ap(s, scored.labels, gene_w[1:], index, np.float32)
+    order = np.argsort(-s, kind="stable")
+    point = _weighted_auc_ap(s, order, scored.labels, gene_w[:1], index)  # exact, in float64
+    resampled = _weighted_auc_ap(s, order, scored.labels, gene_w[1:], index, np.float32)
     auc, ap = (np.r_[a, b] for a, b in zip(point, resampled))
     hit = (rank_w * scored.hits[name]).sum(1) / np.maximum((rank_w * scored.positives).sum(1), 1e-12)
     per[name] = {"auc": auc, "aupr": ap, "hit@20": hit}
