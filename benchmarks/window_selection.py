@@ -62,7 +62,7 @@ def main(argv):
   c.prospective.shaped_windows = _SHAPED.value
   inner = left_out(universe_lib.build(_UNIVERSE.value, c.data), c)
   os.makedirs(_WORKDIR.value)
-  evaluate.run(inner, c.protocols, c.prospective, c.train, _WORKDIR.value, time.time(),
+  evaluate.run(inner, c.protocols, c.prospective, c.train, _WORKDIR.value, time.perf_counter(),
                lambda: workdir.write_header(c, _WORKDIR.value, "window_selection", features.INPUTS))
 
 

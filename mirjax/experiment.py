@@ -94,7 +94,7 @@ def _train(run: _Replicas, header, workdir: str, t0: float) -> dict:
                                           run.ds.report["data_seed"], workdir)
   report.write_run_leaderboard(workdir, run.ds.report["split"], m.seed,
                                results["honest"]["per_fold"], model=run.fam.name)
-  results["wall_seconds"] = time.time() - t0
+  results["wall_seconds"] = time.perf_counter() - t0
   cv_results.write_results(workdir, results)
   s, h = results["summary"], results["honest"]["summary"]
   logging.info("done in %.0fs: own test AUC %.4f ± %.4f (paper %.4f; distance alone %.4f); random "
@@ -158,7 +158,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
   `processes`: this process's place in a run of several (mirjax/cluster.py); each process runs the
   same command with its own process_id, and process 0 writes the workdir.
   """
-  t0 = time.time()
+  t0 = time.perf_counter()
   query = query or ranking.Query()
   _check(config, workdir, mode)
   if mode == "query" and not config.protocols.universe:
@@ -173,7 +173,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
     if config.protocols.universe:  # the prospective protocols on a universe of pairs
       return _prospective(config, workdir, mode, query, t0)
     ds = dataset_lib.build_dataset(config.data)
-    _log_dataset(ds, time.time() - t0)
+    _log_dataset(ds, time.perf_counter() - t0)
     if mode == "dataset":
       if workdir_lib.recorded(workdir) is None:  # never overwrite a trained run's record
         workdir_lib.write_header(config, workdir, mode)

@@ -78,13 +78,13 @@ def run(u: Universe, p, section, train_section, workdir: str, t0: float, header)
   splits = protocols.splits(u, p)
   header()
   write_splits(u, p, workdir, splits)
-  t_data = time.time() - t0
+  t_data = time.perf_counter() - t0
   rows, references, rows_of, seeds = examples(u, splits, stats, p, section)
   trained = stage.train(rows, rows_of, seeds, section, train_section,
                         loop.Store.of_workdir(workdir, train_section))
   del rows
   of_split = [np.flatnonzero(rows_of == i) for i in range(len(splits))]  # each split's replicas
-  t_train = time.time() - t0 - t_data
+  t_train = time.perf_counter() - t0 - t_data
   recorded = keysets.unique(u.records.pair)
 
   def evaluate(split, replicas, reference):
@@ -116,8 +116,8 @@ def run(u: Universe, p, section, train_section, workdir: str, t0: float, header)
              "summary": report.summary(metrics), "paired": report.paired(per_split),
              "input_shift": report.input_shift(per_split),
              "seconds": {"data": t_data, "train": t_train,
-                         "evaluate": time.time() - t0 - t_data - t_train},
-             "wall_seconds": time.time() - t0}
+                         "evaluate": time.perf_counter() - t0 - t_data - t_train},
+             "wall_seconds": time.perf_counter() - t0}
   report.write_leaderboard(workdir, results, metrics)
   cv_results.write_results(workdir, results)
   logging.info("done in %.0fs (data %.0fs, model %.0fs, evaluation %.0fs); leaderboard.md",

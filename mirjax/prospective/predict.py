@@ -66,7 +66,7 @@ def run(u: universe_lib.Universe, section, train_section, top: int, rows_seed: i
   trained = stage.train(rows, np.zeros(len(section.seeds), int), np.asarray(section.seeds),
                         section, train_section, store)
   del rows
-  t_fit = time.time() - t0
+  t_fit = time.perf_counter() - t0
   params, mean, std = trained.members(np.arange(len(section.seeds)))
   feats = features.Features(u, everything.train, everything.now, stats, section.recent)
   names = np.array(features.Features.names())
@@ -98,7 +98,7 @@ def run(u: universe_lib.Universe, section, train_section, top: int, rows_seed: i
       "mirnas": [u.records.mirnas[i] for i in mirnas], "genes": [u.records.genes[i] for i in genes]})
   logging.info("scored %s pairs of the %s universe with the model of all %s records in %.0fs "
                "(fit %.0fs) -> %s", f"{len(table):,}", u.name, f"{len(u.records.pmid):,}",
-               time.time() - t0, t_fit, out)
+               time.perf_counter() - t0, t_fit, out)
   return table
 
 
