@@ -355,27 +355,6 @@ def test_splits_evaluated_in_threads_give_the_same_numbers(files, tmp_path):
   assert got[0]["splits"] == got[1]["splits"] and got[0]["summary"] == got[1]["summary"]
 
 
-def test_each_subsets_order_is_its_own_stable_sort():
-  """score_split sorts every scorer once over all test pairs and hands each evidence subset that
-  order filtered to its rows: it must equal the subset's own stable sort, ties (a scorer of 4
-  values) kept in index order."""
-  from mirjax.evaluation import prospective as measures
-  draw = np.random.default_rng(3)
-  shape = (40, 30)
-  keys = draw.choice(shape[0] * shape[1], 400, replace=False)
-  positives, negatives = np.sort(keys[:100]).astype(np.int64), np.sort(keys[100:]).astype(np.int64)
-  evidence = draw.choice([mirtarbase.STRONG, mirtarbase.CLIP], 100).astype(np.int8)
-  split = protocols.Split("temporal", 0, "t", np.zeros(1, bool), 0, positives, evidence, negatives,
-                          np.ones(shape[0], bool), np.ones(shape[1], bool))
-  scorers = {"ties": lambda m, g: ((m * 7 + g * 3) % 4).astype(float),
-             "distinct": lambda m, g: np.sin(m * 31.0 + g)}
-  scored = measures.score_split(split, scorers, shape, np.sort(keys).astype(np.int64), 5, 0)
-  assert set(scored) == {"all", "strong", "clip"}
-  for subset in scored.values():
-    for name, s in subset.scores.items():
-      np.testing.assert_array_equal(subset.orders[name], np.argsort(-s, kind="stable"))
-
-
 def test_hit_at_20_ranks_each_test_genes_candidates():
   """Gene 3 has 5 new partners, gene 5 has 30; pair (45, 3) was recorded before, so it is no
   candidate. A perfect scorer finds 5 + 20 of 35; a constant one finds each gene's share of a

@@ -31,7 +31,6 @@ class Scored:
   labels: np.ndarray  # int8 [n]: 1 positive, 0 negative
   gene_of: np.ndarray  # int [n]: bootstrap cluster (gene) of each test pair
   scores: dict  # scorer -> float [n]
-  orders: dict  # scorer -> int [n]: the pairs by descending score, ties in index order
   hits: dict  # scorer -> float [n_ranked_genes]: expected positives in the gene's top K
   positives: np.ndarray  # int [n_ranked_genes]: the ranked genes' positives
   ranked_genes: np.ndarray  # int [n_ranked_genes]
@@ -41,12 +40,13 @@ def _weighted_auc_ap(scores: np.ndarray, order: np.ndarray, labels: np.ndarray,
                      weights: np.ndarray, cluster: np.ndarray, dtype=np.float64):
   """(auc [B], ap [B]) under case weights weights[:, cluster[i]] ([B, n_clusters], one row per
   resample); tied scores form one group. `order`: the items by descending score, ties in index
-  order (np.argsort(-scores, kind="stable"); Scored.orders). Needs each group's weighted positives
-  and negatives in score order. With about one item per group, cumulative sums along contiguous
-  rows, read at the ends of the groups that hold a positive and of the groups before them, replace
-  per-group reductions (6x faster on 335 k items). With few groups (a scorer of few distinct
-  values: TargetScan membership, seed sites, degree products) one sparse product sums each group's
-  items instead, weights @ (clusters x groups) (3x faster on 800 k items)."""
+  order (np.argsort(-scores, kind="stable")), computed once by the caller for the point value and
+  the resamples alike. Needs each group's weighted positives and negatives in
+  score order. With about one item per group, cumulative sums along contiguous rows, read at the ends
+  of the groups that hold a positive and of the groups before them, replace per-group reductions (6x
+  faster on 335 k items). With few groups (a scorer of few distinct values: TargetScan membership,
+  seed sites, degree products) one sparse product sums each group's items instead, weights @
+  (clusters x groups) (3x faster on 800 k items)."""
   s = scores[order]
   ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True])  # each tie group's last item
   label = labels[order].astype(dtype)
@@ -139,17 +139,9 @@ def score_split(split: protocols.Split, scorers: dict, shape, recorded: np.ndarr
       positives[subset][where] = positive.sum(1)
       for name in scorers:
         hits[subset][name][where] = expected_hits(block_scores[name][at], positive, valid)
-  # One stable sort per scorer serves every subset: a subset's rows are ascending, so the full order
-  # filtered to them is their own stable order.
-  orders = {name: np.argsort(-v, kind="stable") for name, v in scores.items()}
-
-  def order_within(r):
-    at = np.full(len(keys), -1, np.int32)
-    at[r] = np.arange(len(r))
-    return {name: o[o >= 0] for name, o in ((name, at[full]) for name, full in orders.items())}
   return {subset: Scored((r < len(split.positives)).astype(np.int8), g[r],
-                         {name: v[r] for name, v in scores.items()}, order_within(r),
-                         hits[subset], positives[subset], genes[subset])
+                         {name: v[r] for name, v in scores.items()}, hits[subset],
+                         positives[subset], genes[subset])
           for subset, r in rows.items()}
 
 
@@ -163,7 +155,7 @@ def metrics_with_bootstrap(scored: Scored, references: tuple, n_boot: int, seed:
   rank_w = gene_w[:, np.searchsorted(clusters, scored.ranked_genes)]
   per = {}
   for name, s in scored.scores.items():
-    order = scored.orders[name]
+    order = np.argsort(-s, kind="stable")
     point = _weighted_auc_ap(s, order, scored.labels, gene_w[:1], index)  # exact, in float64
     resampled = _weighted_auc_ap(s, order, scored.labels, gene_w[1:], index, np.float32)
     auc, ap = (np.r_[a, b] for a, b in zip(point, resampled))
