@@ -54,3 +54,15 @@ def devices() -> dict:
           "device_kind": jax.devices()[0].device_kind,
           "platform_version": jax.extend.backend.get_backend().platform_version,
           "platform": platform.platform(), "processor": platform.machine(), "cpu": cpu()}
+
+
+def device_memory() -> dict | None:
+  """The peak and the limit of device memory, in bytes, over this process's devices, where the
+  backend counts them (GPU: XLA's allocator); None on the CPU, whose memory the host's RSS is."""
+  import jax
+  stats = [d.memory_stats() for d in jax.local_devices()]
+  stats = [s for s in stats if s and "peak_bytes_in_use" in s]
+  if not stats:
+    return None
+  return {"peak_bytes_in_use": max(s["peak_bytes_in_use"] for s in stats),
+          "bytes_limit": max(s.get("bytes_limit", 0) for s in stats)}

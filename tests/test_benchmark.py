@@ -74,6 +74,54 @@ def test_gpu_targets_use_the_end_to_end_time_only_when_the_paper_run_finished():
   assert "measured end to end" in finished[2]["target"]
 
 
+def test_whole_table_measures_each_steps_own_peak_memory():
+  """benchmarks.whole_table times each step in a child process and reads that child's peak RSS
+  from wait4 (no /usr/bin/time needed): a child holding 300 MiB reports at least that, a small one
+  after it far less (the peak is the child's own, not the largest so far), and an exit code
+  comes back. (A child's peak includes its parent's RSS at the fork, about 20 MB for the
+  benchmark, so it runs in a fresh process here, not in pytest's.)"""
+  script = (
+      "import json, sys\n"
+      "from benchmarks import whole_table as w\n"
+      "runs = [w.measured([sys.executable, '-c', c], '.') for c in (\n"
+      "    'import numpy as np; a = np.ones(300 * 2**20 // 8); print(a.sum())',\n"
+      "    'print(\"small\")', 'import sys; sys.exit(3)')]\n"
+      "print(json.dumps(runs))\n")
+  p = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                     timeout=120)
+  assert p.returncode == 0, p.stderr[-3000:]
+  big, small, failed = json.loads(p.stdout)
+  assert big["returncode"] == 0 and big["stdout"].strip() == str(float(300 * 2**20 // 8))
+  assert big["peak_rss_gb"] >= 300 / 1024 and small["peak_rss_gb"] < 100 / 1024
+  assert small["stdout"] == "small\n" and failed["returncode"] == 3 and big["seconds"] > 0
+
+
+def test_gpu_report_adds_the_whole_table_and_its_target(tmp_path):
+  """run.sh's `whole` step: without the real data it is a skipped row; with benchmarks.whole_table's
+  record in OUT, the report shows its times and device memory and judges the 2-minute target on
+  train + evaluation + predict."""
+  env = {**os.environ, "OUT": str(tmp_path), "PYTHON": sys.executable, "GPU_STEPS": "whole"}
+  env.pop("MIRJAX_DATA_DIR", None)
+  p = subprocess.run(["bash", "benchmarks/gpu/run.sh", "--smoke"], cwd=ROOT, env=env,
+                     capture_output=True, text=True, timeout=300)
+  assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+  report = json.loads((tmp_path / "gpu.json").read_text())
+  assert [(s["step"], s["exit_code"]) for s in report["steps"]] == [("whole", 125)]
+  assert report["whole_table"] is None and report["targets"] == []
+  from benchmarks.gpu import report as gpu_report
+  whole = {"device": "NVIDIA H100", "train_phases_seconds": {"data": 20, "train": 30, "evaluate": 40},
+           "device_memory": {"peak_bytes_in_use": 3 * 2**30, "bytes_limit": 80 * 2**30},
+           "steps": {"train_and_evaluate": {"seconds": 95.0, "peak_rss_gb": 6.0},
+                     "predict": {"seconds": 40.0, "peak_rss_gb": 6.5}}}
+  (tmp_path / "whole_table.json").write_text(json.dumps(whole))
+  got = gpu_report.assemble(str(tmp_path), str(tmp_path / "none"), None, False)
+  assert got["targets"] == [{"target": "configs/whole.py train + evaluation + predict <= 2 min",
+                             "value": 135.0, "goal": 120.0, "lower_is_better": True, "met": False}]
+  text = gpu_report.to_markdown(got)
+  assert "train + evaluation 95 s (data 20 s, model 30 s, evaluation 40 s)" in text
+  assert "peak device memory 3.00 GiB of 80.00 GiB" in text and "| 135 s | False |" in text
+
+
 def test_epoch_profile_takes_the_epoch_apart(tmp_path):
   p = subprocess.run([sys.executable, "-m", "benchmarks.epoch_profile", "--profile_quick",
                       f"--out={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=900)

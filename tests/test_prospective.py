@@ -287,6 +287,7 @@ def test_train_predict_query_end_to_end(files, tmp_path):
     assert list(s["input_shift"]) == features.Features.names()
   assert board.count("Inputs furthest from the training windows") == len(results["input_shift"])
   assert (w / "splits.json").exists() and (w / "config.json").exists()
+  assert results["device_memory"] is None  # the CPU keeps no device memory counts (a GPU does)
   p = _launch(files, w, "--mode=predict")
   assert p.returncode == 0, p.stderr[-3000:]
   table = pd.read_parquet(w / "predictions" / "all_pairs.parquet")

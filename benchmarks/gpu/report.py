@@ -1,6 +1,7 @@
 """Assembles benchmarks/gpu/run.sh's outputs into gpu.json and gpu.md: the steps and their exit
 codes, configs/quick.py's AUC beside the CPU reference, the throughput table, the paper protocol's
-time (end to end where it finished, else extrapolated), and the issue's three targets.
+time (end to end where it finished, else extrapolated), configs/whole.py end to end with its peak
+device memory (where run.sh's `whole` step ran), and the issue's targets.
 
   python -m benchmarks.gpu.report --out=DIR --quick_workdir=W [--paper_workdir=P]
   python -m benchmarks.gpu.report --record_cpu_reference=W   # writes REFERENCE from a CPU quick run
@@ -27,7 +28,8 @@ _RECORD = flags.DEFINE_string("record_cpu_reference", None,
 REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cpu_reference.json")
 AUC_TOLERANCE = 0.005  # the issue's bound on |AUC(GPU) - AUC(CPU)| for configs/quick.py
 SKIPPED = 125  # run.sh's exit code for a step it could not run (its `skip`)
-TARGETS = {"folds_vs_pytorch": 3.0, "replicas_90_vs_1": 10.0, "paper_protocol_s": 180.0}
+TARGETS = {"folds_vs_pytorch": 3.0, "replicas_90_vs_1": 10.0, "paper_protocol_s": 180.0,
+           "whole_table_s": 120.0}
 
 
 def _json(path):
@@ -87,9 +89,20 @@ def assemble(out_dir: str, quick_workdir: str, paper_workdir: str | None, smoke:
                                 "wall_seconds": paper["wall_seconds"] if paper else None,
                                 "mean_auc": paper["mean_auc"] if paper else None,
                                 "stages": stage_progress(paper_workdir)} if paper_workdir else None
-  if bench:
-    report["targets"] = targets(bench, report["paper_end_to_end"])
+  whole_path = os.path.join(out_dir, "whole_table.json")
+  report["whole_table"] = _json(whole_path) if os.path.exists(whole_path) else None
+  report["targets"] = (targets(bench, report["paper_end_to_end"]) if bench else []) + (
+      whole_target(report["whole_table"]) if report["whole_table"] else [])
   return report
+
+
+def whole_target(whole: dict) -> list[dict]:
+  """configs/whole.py train + evaluation + predict, end to end as benchmarks.whole_table ran it."""
+  steps = whole["steps"]
+  value = steps["train_and_evaluate"]["seconds"] + steps["predict"]["seconds"]
+  return [{"target": "configs/whole.py train + evaluation + predict <= 2 min", "value": value,
+           "goal": TARGETS["whole_table_s"], "lower_is_better": True, "met": value <= TARGETS[
+               "whole_table_s"]}]
 
 
 def targets(bench: dict, paper: dict | None) -> list[dict]:
@@ -147,6 +160,16 @@ def to_markdown(report: dict) -> str:
                    f"{paper['wall_seconds']:.0f} s wall, mean AUC {paper['mean_auc']:.4f}."
                    if paper["finished"] else "Paper protocol end to end: stopped before it "
                    "finished.") + (f" Epochs logged: {stages}." if stages else "")]
+  whole = report.get("whole_table")
+  if whole:
+    steps, phases, memory = whole["steps"], whole["train_phases_seconds"], whole["device_memory"]
+    lines += ["", f"configs/whole.py end to end (benchmarks.whole_table, {whole['device']}): train + "
+              f"evaluation {steps['train_and_evaluate']['seconds']:.0f} s (data {phases['data']:.0f} s, "
+              f"model {phases['train']:.0f} s, evaluation {phases['evaluate']:.0f} s), host peak RSS "
+              f"{steps['train_and_evaluate']['peak_rss_gb']:.2f} GiB; predict "
+              f"{steps['predict']['seconds']:.0f} s; peak device memory "
+              + (f"{memory['peak_bytes_in_use'] / 2**30:.2f} GiB of {memory['bytes_limit'] / 2**30:.2f}"
+                 " GiB." if memory else "not reported by this backend.")]
   lines += [x for note in report.get("notes", []) for x in ("", note)]
   quick, ref = report["quick"], report["cpu_reference"]
   if quick:

@@ -11,7 +11,10 @@
 # Environment: OUT (required), MIRJAX_DATA_DIR (the real data; without it quick.py is skipped),
 # PYTHON (default python3), GPU_BUDGET_S (wall seconds for the whole script, default 420: the
 # paper run gets what is left, and is recorded as stopped if it does not finish), GPU_STEPS (which
-# steps, default "device tests quick throughput paper").
+# steps, default "device tests quick throughput paper"; "whole" times configs/whole.py end to end with
+# benchmarks.whole_table, its peak device memory included: run it as its own call, GPU_STEPS="device
+# whole", since it takes minutes of host work besides the GPU's; WHOLE_WORKERS, default 8, splits
+# evaluated at once there).
 # On an H200 the steps before the paper took 409 s and the paper 191 s (benchmarks/results/gpu.md):
 # more than one 10-minute device call, so run GPU_STEPS=paper as a second call.
 # Every step runs even if an earlier one failed; the exit code is the first failure's.
@@ -89,6 +92,13 @@ elif want paper && [[ $smoke -eq 0 ]]; then
   before=$status
   step paper timeout "$left" "$py" launch.py --config=configs/paper.py --workdir="$work/paper"
   [[ $? -eq 124 ]] && status=$before  # out of time: the report extrapolates from its epochs
+fi
+
+if want whole && [[ $smoke -eq 1 || -z "${MIRJAX_DATA_DIR:-}" ]]; then
+  skip whole "$([[ $smoke -eq 1 ]] && echo "needs the real data" || echo "MIRJAX_DATA_DIR is not set")"
+elif want whole; then
+  step whole "$py" -m benchmarks.whole_table --out="$OUT" --workdir="$work/whole" \
+    --set=protocols.workers="${WHOLE_WORKERS:-8}"
 fi
 
 step report "$py" -m benchmarks.gpu.report --out="$OUT" --quick_workdir="$work/quick" \

@@ -15,7 +15,7 @@ import time
 import numpy as np
 from absl import logging
 
-from mirjax import atomic, rng
+from mirjax import atomic, provenance, rng
 from mirjax.data import keysets, protocols
 from mirjax.data.universe import Universe
 from mirjax.evaluation import cv_results, record_baselines
@@ -117,7 +117,7 @@ def run(u: Universe, p, section, train_section, workdir: str, t0: float, header)
              "input_shift": report.input_shift(per_split),
              "seconds": {"data": t_data, "train": t_train,
                          "evaluate": time.perf_counter() - t0 - t_data - t_train},
-             "wall_seconds": time.perf_counter() - t0}
+             "wall_seconds": time.perf_counter() - t0, "device_memory": provenance.device_memory()}
   report.write_leaderboard(workdir, results, metrics)
   cv_results.write_results(workdir, results)
   logging.info("done in %.0fs (data %.0fs, model %.0fs, evaluation %.0fs); leaderboard.md",
