@@ -41,11 +41,11 @@ def _weighted_auc_ap(scores: np.ndarray, order: np.ndarray, labels: np.ndarray,
   """(auc [B], ap [B]) under case weights weights[:, cluster[i]] ([B, n_clusters], one row per
   resample); tied scores form one group. `order`: the items by descending score, ties in index
   order (np.argsort(-scores, kind="stable")), computed once by the caller for the point value and
-  the resamples alike. Needs each group's weighted positives and negatives in
-  score order. With about one item per group, cumulative sums along contiguous rows, read at the ends
-  of the groups that hold a positive and of the groups before them, replace per-group reductions (6x
-  faster on 335 k items). With few groups (a scorer of few distinct values: TargetScan membership,
-  seed sites, degree products) one sparse product sums each group's items instead, weights @
+  the resamples alike. Needs each group's weighted positives and negatives in score order. With
+  about one item per group, cumulative sums along contiguous rows, read at the ends of the groups
+  that hold a positive and of the groups before them, replace per-group reductions (6x faster on
+  335 k items). With few groups (a scorer of few distinct values: TargetScan membership, seed
+  sites, degree products) one sparse product sums each group's items instead, weights @
   (clusters x groups) (3x faster on 800 k items)."""
   s = scores[order]
   ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True])  # each tie group's last item
