@@ -16,7 +16,7 @@ import scipy.sparse
 from conftest import ROOT
 from mirjax import config as config_lib
 from mirjax import rng
-from mirjax.data import keysets, mirtarbase, protocols, synthetic_universe
+from mirjax.data import keysets, mirtarbase, protocols, sequences, synthetic_universe
 from mirjax.data import universe as universe_lib
 from mirjax.evaluation import baselines, record_baselines
 from mirjax.prospective import features, shift, stage
@@ -514,3 +514,26 @@ def test_inputs_keep_their_values_in_the_models_precision(universe):
   assert got.dtype == stage.INPUT_DTYPE and np.isfinite(got).all()
   np.testing.assert_array_less(np.abs(got.astype(np.float32) - x),
                                np.maximum(np.abs(x) * 2.0 ** -11, 2.0 ** -24) * 1.0001)
+
+
+def test_catalogue_order_reads_the_accessions_and_ids_alone(universe, files):
+  """Each miRNA's place in miRBase's catalogue is its accession's rank among the file's human
+  entries, each gene's value log10 of its Entrez ID; the baseline ranks the older pair first and
+  reads no record (the same scores from features of no record at all)."""
+  u, c = universe
+  mature = sequences.read_mature(os.path.join(files, "mature.fa.gz"))
+  human = sorted(m.accession for k, m in mature.items() if k.startswith("hsa-"))
+  want = [human.index(mature[n].accession) / len(human) if n in mature else 1.0
+          for n in u.records.mirnas]
+  np.testing.assert_allclose(u.content.mirna_catalogued, want, rtol=1e-6)
+  np.testing.assert_allclose(u.content.gene_catalogued, np.log10(u.records.entrez), rtol=1e-6)
+  stats = features.SequenceStats(u)
+  m, g = np.divmod(np.arange(u.shape[0] * u.shape[1]), u.shape[1])
+  scores = [record_baselines.scorers(features.Features(u, mask, 30_000_000, stats))[
+      "catalogue_order"](m, g) for mask in (np.ones(len(u.records.pmid), bool),
+                                            np.zeros(len(u.records.pmid), bool))]
+  np.testing.assert_array_equal(scores[0], scores[1])
+  older = np.argsort(u.content.mirna_catalogued, kind="stable")
+  assert u.content.mirna_catalogued[older[0]] < u.content.mirna_catalogued[older[-1]]
+  same_gene = scores[0].reshape(u.shape)[:, 0]
+  assert same_gene[older[0]] > same_gene[older[-1]]

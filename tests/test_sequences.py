@@ -94,10 +94,17 @@ def test_readers_and_their_plain_errors(tmp_path):
   mature = sequences.read_mature(str(fasta))
   assert mature == {"hsa-miR-1-3p": ("MIMAT0000416", "TGGAATGTAAAGAAGTATGTAT"),
                     "cel-let-7-5p": ("MIMAT0000001", "TGAGGTAGTAGGTTGTATAGTT")}
-  seqs, how = sequences.map_mirnas(["hsa-miR-1-3p", "hsa-miR-1", "hsa-miR-9"], {
-      **mature, "hsa-miR-1-5p": sequences.Mature("MIMAT0031000", "ACATACTTCTTTATATGCCCAT")})
-  assert seqs == ["TGGAATGTAAAGAAGTATGTAT", "TGGAATGTAAAGAAGTATGTAT", None]  # the older arm
-  assert how == {"exact": 1, "arm": 1, "none": 1}
+  mature = {**mature, "hsa-miR-1-5p": sequences.Mature("MIMAT0031000", "ACATACTTCTTTATATGCCCAT"),
+            "hsa-miR-21-5p": sequences.Mature("MIMAT0000076", "TAGCTTATCAGACTGATGTTGA")}
+  entries, how = sequences.map_mirnas(["hsa-miR-1-3p", "hsa-miR-1", "hsa-miR-9", "hsa-miR-1-5p"],
+                                      mature)
+  assert [e and e.sequence for e in entries] == [
+      "TGGAATGTAAAGAAGTATGTAT", "TGGAATGTAAAGAAGTATGTAT", None,  # the older arm
+      "ACATACTTCTTTATATGCCCAT"]
+  assert how == {"exact": 2, "arm": 1, "none": 1}
+  # catalogue order: the share of human entries with a lower accession (miR-21 < miR-1-3p <
+  # miR-1-5p; the worm's let-7 is not counted); none: the newest.
+  np.testing.assert_allclose(sequences.catalogue_order(entries, mature), [1 / 3, 1 / 3, 1.0, 2 / 3])
   bad = tmp_path / "bad.fa"
   bad.write_text("UGGAAUG\n>x\nACGU\n")
   with pytest.raises(DataError, match="line 1: sequence before the first"):

@@ -79,25 +79,37 @@ def read_mature(path: str) -> dict[str, Mature]:
   return entries
 
 
-def map_mirnas(names, mature: dict[str, Mature]) -> tuple[list[str | None], dict]:
-  """Each miRTarBase miRNA's mature sequence (None where miRBase has none), and the counts of how
+def map_mirnas(names, mature: dict[str, Mature]) -> tuple[list[Mature | None], dict]:
+  """Each miRTarBase miRNA's miRBase entry (None where miRBase has none), and the counts of how
   each was found: the exact name; else, for an arm-less name whose miRBase entry was since split
   into -5p/-3p (hsa-miR-137), the arm with the lower MIMAT accession (miRBase keeps the original
   accession on the arm that was the original mature)."""
-  sequences, how = [], {"exact": 0, "arm": 0, "none": 0}
+  entries, how = [], {"exact": 0, "arm": 0, "none": 0}
   for name in names:
     arms = [a for a in (f"{name}-5p", f"{name}-3p") if a in mature]
     if name in mature:
-      sequences.append(mature[name].sequence)
+      entries.append(mature[name])
       how["exact"] += 1
     elif arms:
-      first = min(arms, key=lambda a: mature[a].accession)
-      sequences.append(mature[first].sequence)
+      entries.append(mature[min(arms, key=lambda a: mature[a].accession)])
       how["arm"] += 1
     else:
-      sequences.append(None)
+      entries.append(None)
       how["none"] += 1
-  return sequences, how
+  return entries, how
+
+
+def catalogue_order(entries: list[Mature | None], mature: dict[str, Mature],
+                    species: str = "hsa-") -> np.ndarray:
+  """float32 [n]: each entry's place in miRBase's catalogue, the share of the species' mature
+  entries whose MIMAT accession is lower (1.0 for None). Accessions are given in order of entry, so
+  this is when a miRNA was catalogued: the first cloned are the abundant, conserved ones (let-7,
+  miR-21), the last, from deep sequencing, mostly scarce. A property of the miRNA alone, fixed
+  before any record of it, and one that a new miRNA has too. Accessions are MIMAT and 7 digits, so
+  their text order is their number's; an entry without one counts as the newest."""
+  order = np.sort([m.accession for k, m in mature.items() if k.startswith(species) and m.accession])
+  return np.array([np.searchsorted(order, e.accession) / max(len(order), 1)
+                   if e and e.accession else 1.0 for e in entries], np.float32)
 
 
 def read_utrs(path: str) -> dict[int, str]:

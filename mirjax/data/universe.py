@@ -8,7 +8,9 @@ is rebuilt from each split's training papers like every other input.
 
 `Content` is what the sequences say of every pair and node, the same in every split: seed-site counts in
 the gene's 3'UTR and their context (mirjax/data/sequences.py), UTR length and A/U share, the seed's G/C
-share, seed families, TargetScan/PITA membership.
+share, seed families, TargetScan/PITA membership, and when each node was catalogued (its miRBase
+accession, its Entrez ID): the oldest entries are the abundant miRNAs and the genes known before
+genome sequencing, which the low-throughput studies test most (docs/reports/prospective.md).
 """
 
 import dataclasses
@@ -33,6 +35,10 @@ class Content:
   utr_length: np.ndarray  # float32 [n_gene]: A/C/G/T letters of the 3'UTR (0: none known)
   utr_au: np.ndarray  # float32 [n_gene]: the 3'UTR's A/U share (0: none known)
   seed_gc: np.ndarray  # float32 [n_mirna]: the G/C share of nt 2-8, the seed's pairing stability
+  mirna_catalogued: np.ndarray  # float32 [n_mirna]: its place in miRBase's catalogue
+  #   (sequences.catalogue_order; 1.0: not in miRBase)
+  gene_catalogued: np.ndarray  # float32 [n_gene]: log10 of its Entrez ID, which NCBI gives in order
+  #   of entry: the genes catalogued first are those known before genome sequencing
   has_seed: np.ndarray  # bool [n_mirna]: a miRBase sequence was found
   seed_family: np.ndarray  # int32 [n_mirna]: one id per distinct nt 2-8 seed (-1: none)
   predicted: dict  # 'targetscan' / 'pita' -> bool sparse [n_mirna, n_gene]
@@ -71,7 +77,8 @@ class Universe:
 def _content(records: mirtarbase.Records, paths: dict) -> Content:
   t = time.perf_counter()
   mature = sequences.read_mature(paths["mirbase_mature"])
-  mirna_seqs, named = sequences.map_mirnas(records.mirnas, mature)
+  entries, named = sequences.map_mirnas(records.mirnas, mature)
+  mirna_seqs = [e.sequence if e else None for e in entries]
   utrs = sequences.read_utrs(paths["utr3"])
   raw = [utrs.get(int(e), "") for e in records.entrez]
   gene_utrs = [sequences.deduplicated(u) for u in raw]
@@ -115,8 +122,10 @@ def _content(records: mirtarbase.Records, paths: dict) -> Content:
                report["genes_with_utr"], report["genes"],
                report["target_list_mirnas"]["targetscan"], report["target_list_mirnas"]["pita"],
                report["seconds"])
-  return Content(sites, site_context, utr_length, utr_au, seed_gc, has_seed, seed_family, predicted,
-                 report)
+  return Content(sites, site_context, utr_length, utr_au, seed_gc,
+                 sequences.catalogue_order(entries, mature),
+                 np.log10(np.maximum(records.entrez, 1)).astype(np.float32), has_seed, seed_family,
+                 predicted, report)
 
 
 def _grid_nodes(records: mirtarbase.Records, paths: dict, dim: int):

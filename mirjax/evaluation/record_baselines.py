@@ -10,7 +10,12 @@ Research attention (who is studied), graph proximity and sequence, each a scorer
   2,599^2 matrix is inverted, never a 15,051^2 one;
 - `svd`: the rank-32 reconstruction U_r U_r^T X;
 - `seed_sites`: the weighted seed-site count (8mer 3, 7mer-m8 2, 7mer-A1 1.5, 6mer 0.5);
-- `targetscan`, `pita`: membership of their predicted target lists.
+- `targetscan`, `pita`: membership of their predicted target lists;
+- `catalogue_order`: how early miRBase catalogued the miRNA and NCBI the gene, older first: minus
+  the sum of the miRNA's place in miRBase's catalogue (0-1) and log10 of the gene's Entrez ID / 8 (the
+  largest IDs are about 10^8, so both span about 0-1). No record is read: it is attention outside
+  miRTarBase and the abundance of the first-cloned miRNAs, and on the inner splits it ranks new
+  strong-evidence pairs better than the strong-evidence degree product (docs/reports/prospective.md).
 The fixed lambdas and rank are those the issue's probe used; none is tuned on a test set.
 """
 
@@ -22,8 +27,9 @@ from mirjax.data import keysets
 from mirjax.prospective import features as features_lib
 
 NAMES = ("degree_product", "strong_degree_product", "recent_degree", "ease_gene", "ease_mirna",
-         "svd", "seed_sites", "targetscan", "pita")
+         "svd", "seed_sites", "targetscan", "pita", "catalogue_order")
 EASE_GENE_LAMBDA, EASE_MIRNA_LAMBDA, SVD_RANK = 200.0, 50.0, 32
+ENTREZ_DIGITS = 8.0  # the scale of the gene's log10 Entrez ID in `catalogue_order`
 
 
 def training_graph(feats: features_lib.Features) -> scipy.sparse.csr_matrix:
@@ -79,6 +85,7 @@ def scorers(feats: features_lib.Features) -> dict:
       "seed_sites": lambda m, g: features_lib.site_score(c.sites[m, g]),
       "targetscan": lambda m, g: predicted["targetscan"][m, g].astype(np.float32),
       "pita": lambda m, g: predicted["pita"][m, g].astype(np.float32),
+      "catalogue_order": lambda m, g: -(c.mirna_catalogued[m] + c.gene_catalogued[g] / ENTREZ_DIGITS),
   }
   for name, grid in maps.items():
     out[name] = lambda m, g, grid=grid: grid[m, g]

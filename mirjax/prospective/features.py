@@ -5,8 +5,8 @@ records, cut further at an earlier `now` for the model's inner windows) and the 
 the same in every split. Per node: distinct partners overall and per evidence class, distinct papers,
 partners first reported recently, CLIP and strong records recently, a recency-decayed degree, the age
 of its first and last record, partners with non-functional records only; per miRNA also its seed
-family's degree and size, how many UTRs its seed hits and the seed's G/C share; per gene its UTR length
-and A/U share.
+family's degree and size, how many UTRs its seed hits, the seed's G/C share and when miRBase catalogued
+it; per gene its UTR length, A/U share and when NCBI catalogued it (its Entrez ID).
 Per pair: seed sites of each type, their density, their flank A/U share and distance to the UTR's
 nearer end, the site score standardized within the gene and within the miRNA, TargetScan and PITA
 membership, and the degree products. A pair's own earlier records are no feature: every training
@@ -29,9 +29,10 @@ from mirjax.data.universe import Universe
 # The version of the inputs: a workdir's models are refused under another (mirjax/workdir.py). 2: 50
 # inputs (site context, UTR A/U, seed G/C); 3: node counts as log shares of the present's total;
 # 4: node counts as log(1 + count / the present's mean count), 0 for a node with no record;
-# 5: node ages as quantiles among the present's known nodes; 6: 52 inputs (recent strong records).
-INPUTS = 6
-INPUTS_CHANGE = "each node's recent strong-evidence records are a new input"
+# 5: node ages as quantiles among the present's known nodes; 6: 52 inputs (recent strong records);
+# 7: 54 inputs (when miRBase and NCBI catalogued the miRNA and the gene).
+INPUTS = 7
+INPUTS_CHANGE = "when miRBase catalogued the miRNA and NCBI the gene are two new inputs"
 
 _NODE = ("deg", "deg_strong", "deg_clip", "deg_other", "papers", "papers_strong", "papers_clip",
          "recent_deg", "recent_clip_records", "recent_strong_records", "decayed_deg", "age_first",
@@ -154,7 +155,8 @@ class Features:
   def names() -> list[str]:
     return ([f"mirna_{k}" for k in _NODE + ("family_deg",)] + [f"gene_{k}" for k in _NODE]
             + ["mirna_family_size", "mirna_site_rate7", "mirna_site_rate6", "mirna_has_seed",
-               "mirna_seed_gc", "gene_log_utr", "gene_has_utr", "gene_utr_au"]
+               "mirna_seed_gc", "mirna_catalogued", "gene_log_utr", "gene_has_utr", "gene_utr_au",
+               "gene_catalogued"]
             + [f"site_{t}" for t in SITE_TYPES]
             + ["site_any7", "site_density7", "site_density6", "site_flank_au", "site_end_distance",
                "site_score_in_gene", "site_score_in_mirna", "targetscan", "pita",
@@ -182,7 +184,8 @@ class Features:
     length = np.maximum(c.utr_length[g], 1.0)
     score = sites @ SITE_WEIGHTS
     for column in (np.log1p(s.family_size[m]), s.rate7[m], s.rate6[m], c.has_seed[m], c.seed_gc[m],
-                   np.log1p(c.utr_length[g]), c.utr_length[g] > 0, c.utr_au[g],
+                   c.mirna_catalogued[m], np.log1p(c.utr_length[g]), c.utr_length[g] > 0,
+                   c.utr_au[g], c.gene_catalogued[g],
                    *np.log1p(sites).T, seven > 0, 1000 * seven / length, 1000 * sites[:, 3] / length,
                    *c.site_context[m, g].T,
                    (score - s.gene_mean[g]) / s.gene_std[g],
