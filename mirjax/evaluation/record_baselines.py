@@ -14,8 +14,9 @@ Research attention (who is studied), graph proximity and sequence, each a scorer
 - `catalogue_order`: how early miRBase catalogued the miRNA and NCBI the gene, older first: minus
   the sum of the miRNA's place in miRBase's catalogue (0-1) and log10 of the gene's Entrez ID / 8 (the
   largest IDs are about 10^8, so both span about 0-1). No record is read: it is attention outside
-  miRTarBase and the abundance of the first-cloned miRNAs, and on the inner splits it ranks new
-  strong-evidence pairs better than the strong-evidence degree product (docs/reports/prospective.md).
+  miRTarBase and the abundance of the first-cloned miRNAs; on the inner splits it ranks new
+  strong-evidence pairs better than the strong-evidence degree product at 21M and as well at 22M
+  (docs/reports/prospective.md).
 The fixed lambdas and rank are those the issue's probe used; none is tuned on a test set.
 """
 
