@@ -60,9 +60,10 @@ def test_evidence_classes():
 def test_woodbury_ease_equals_the_direct_one():
   rng_ = np.random.default_rng(0)
   x = rng_.random((30, 200)) < 0.1
-  got = record_baselines.ease_gene_side(scipy.sparse.csr_matrix(x), 20.0)
+  graph = record_baselines.Graph.of(scipy.sparse.csr_matrix(x))
+  got = record_baselines.ease_gene_side(graph, 20.0)
   np.testing.assert_allclose(got, baselines._ease_columns(x.astype(float), 20.0), atol=1e-5)
-  got = record_baselines.ease_mirna_side(scipy.sparse.csr_matrix(x), 7.0)
+  got = record_baselines.ease_mirna_side(graph, 7.0)
   np.testing.assert_allclose(got, baselines._ease_columns(x.T.astype(float), 7.0).T, atol=1e-5)
 
 
@@ -84,7 +85,8 @@ def test_svd_baseline_is_the_rank_r_reconstruction(rank):
   x = (np.random.default_rng(1).random((30, 200)) < 0.1).astype(float)
   u, s, vt = np.linalg.svd(x, full_matrices=False)
   want = (u[:, :rank] * s[:rank]) @ vt[:rank]
-  got = record_baselines.svd_reconstruction(scipy.sparse.csr_matrix(x), rank)
+  got = record_baselines.svd_reconstruction(
+      record_baselines.Graph.of(scipy.sparse.csr_matrix(x)), rank)
   np.testing.assert_allclose(got, want, atol=1e-5)
 
 

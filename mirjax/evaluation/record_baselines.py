@@ -20,6 +20,8 @@ Research attention (who is studied), graph proximity and sequence, each a scorer
 The fixed lambdas and rank are those the issue's probe used; none is tuned on a test set.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.linalg
 import scipy.sparse
@@ -33,50 +35,72 @@ EASE_GENE_LAMBDA, EASE_MIRNA_LAMBDA, SVD_RANK = 200.0, 50.0, 32
 ENTREZ_DIGITS = 8.0  # the scale of the gene's log10 Entrez ID in `catalogue_order`
 
 
-def training_graph(feats: features_lib.Features) -> scipy.sparse.csr_matrix:
-  """float64 [n_mirna, n_gene]: 1 for every functional pair of the features' records."""
+class Graph(NamedTuple):
+  """A split's training graph X and its Gram matrix X X^T, which EASE of either side and the SVD
+  all factor: built once per split, not once per baseline."""
+  x: scipy.sparse.csr_matrix  # float64 [n_mirna, n_gene]: 1 for every functional pair
+  gram: np.ndarray  # float64 [n_mirna, n_mirna]
+
+  @classmethod
+  def of(cls, x: scipy.sparse.spmatrix) -> "Graph":
+    x = scipy.sparse.csr_matrix(x, dtype=np.float64)
+    return cls(x, (x @ x.T).toarray())
+
+
+def training_graph(feats: features_lib.Features) -> Graph:
+  """The Graph of every functional pair of the features' records."""
   keys = keysets.setdiff(feats.recorded, feats.nonfunctional)
   m, g = np.divmod(keys, feats.u.shape[1])
-  return scipy.sparse.csr_matrix((np.ones(len(keys)), (m, g)), shape=feats.u.shape)
+  return Graph.of(scipy.sparse.csr_matrix((np.ones(len(keys)), (m, g)), shape=feats.u.shape))
 
 
-def ease_gene_side(x: scipy.sparse.spmatrix, lam: float) -> np.ndarray:
+def _regularized_inverse(gram: np.ndarray, lam: float) -> np.ndarray:
+  """(gram + lam I)^-1 through its Cholesky factor (LAPACK potrf, potri): the matrix is symmetric
+  positive definite, and this takes half the flops of the LU inverse (0.97 s against 1.63 s for a
+  2,599^2 Gram matrix on a 2-core AMD EPYC)."""
+  factor, info = scipy.linalg.lapack.dpotrf(gram + lam * np.eye(len(gram)), lower=0)
+  upper, info_inverse = scipy.linalg.lapack.dpotri(factor, lower=0)
+  assert info == info_inverse == 0, (info, info_inverse)  # lam > 0 and a Gram matrix: never fails
+  return np.triu(upper) + np.triu(upper, 1).T
+
+
+def ease_gene_side(graph: Graph, lam: float) -> np.ndarray:
   """X B with B the EASE weights over the columns (genes) of X, through the Woodbury identity:
   with K = X X^T, P = (X^T X + lam I)^-1 gives X P = (K + lam I)^-1 X and diag(P)_j =
   (1 - x_j^T (K + lam I)^-1 x_j) / lam, and X B = X - X P diag(P)^-1."""
-  x = scipy.sparse.csr_matrix(x, dtype=np.float64)
-  k_inv = np.linalg.inv((x @ x.T).toarray() + lam * np.eye(x.shape[0]))
-  xp = np.asarray(x.T.dot(k_inv.T).T)  # (K + lam I)^-1 X, dense [n_mirna, n_gene]
+  x = graph.x
+  xp = np.asarray(x.T.dot(_regularized_inverse(graph.gram, lam)).T)  # (K + lam I)^-1 X (K symmetric)
   diag = (1.0 - np.asarray(x.multiply(xp).sum(0)).ravel()) / lam
-  return np.asarray(x.toarray() - xp / diag[None, :], np.float32)
+  out = (xp / -diag[None, :]).astype(np.float32)  # - X P diag(P)^-1 ...
+  rows, cols = x.nonzero()
+  out[rows, cols] += 1.0  # ... + X, whose entries are ones
+  return out
 
 
-def ease_mirna_side(x: scipy.sparse.spmatrix, lam: float) -> np.ndarray:
+def ease_mirna_side(graph: Graph, lam: float) -> np.ndarray:
   """B_m^T X with B_m the EASE weights over the rows (miRNAs) of X: a direct n_mirna^2 inverse."""
-  x = scipy.sparse.csr_matrix(x, dtype=np.float64)
-  p = np.linalg.inv((x @ x.T).toarray() + lam * np.eye(x.shape[0]))
+  p = _regularized_inverse(graph.gram, lam)
   b = -p / np.diag(p)[None, :]
   np.fill_diagonal(b, 0.0)
-  return np.asarray(x.T.dot(b).T, np.float32)
+  return np.asarray(graph.x.T.dot(b).T, np.float32)
 
 
-def svd_reconstruction(x: scipy.sparse.spmatrix, rank: int) -> np.ndarray:
+def svd_reconstruction(graph: Graph, rank: int) -> np.ndarray:
   """U_r U_r^T X: the top-`rank` eigenvectors of X X^T are X's left singular vectors. LAPACK's MRRR
   (evr) computes only those: 2.6x faster than the full eigh of a 2,599^2 Gram matrix. (ARPACK's
   Lanczos was 10x faster but not reproducible: on a low-rank graph it restarts from random vectors
   whose seed persists between calls, and so did the reconstruction's near-zero entries.)"""
-  x = scipy.sparse.csr_matrix(x, dtype=np.float64)
-  gram = (x @ x.T).toarray()
-  n = gram.shape[0]
-  u = scipy.linalg.eigh(gram, subset_by_index=[max(n - rank, 0), n - 1], driver="evr")[1]
-  return np.asarray(x.T.dot(u).dot(u.T).T, np.float32)
+  n = graph.gram.shape[0]
+  u = scipy.linalg.eigh(graph.gram, subset_by_index=[max(n - rank, 0), n - 1], driver="evr")[1]
+  return np.asarray(graph.x.T.dot(u).dot(u.T).T, np.float32)
 
 
 def scorers(feats: features_lib.Features) -> dict:
   """{name: score(m, g)} of every baseline on the features' records (a split's training records)."""
-  x = training_graph(feats)
-  maps = {"ease_gene": ease_gene_side(x, EASE_GENE_LAMBDA),
-          "ease_mirna": ease_mirna_side(x, EASE_MIRNA_LAMBDA), "svd": svd_reconstruction(x, SVD_RANK)}
+  graph = training_graph(feats)
+  maps = {"ease_gene": ease_gene_side(graph, EASE_GENE_LAMBDA),
+          "ease_mirna": ease_mirna_side(graph, EASE_MIRNA_LAMBDA),
+          "svd": svd_reconstruction(graph, SVD_RANK)}
   mirna, gene, c = feats.mirna, feats.gene, feats.u.content
   predicted = feats.stats.predicted
   out = {
