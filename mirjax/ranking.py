@@ -6,6 +6,7 @@ so queries need no JAX and answer in well under a second.
 
 import dataclasses
 import difflib
+import re
 
 import pandas as pd
 
@@ -55,21 +56,32 @@ class UnknownNameError(MirjaxError, KeyError):
 GRID = "the grid (only names with an embedding can be scored)"
 
 
-def resolve_name(name: str, valid, kind: str, where: str = GRID) -> str:
-  """Returns the valid spelling of `name` (exact, else case-insensitive), or raises naming `where`
-  the names come from, with suggestions."""
+def resolve_name(name: str, valid, kind: str, where: str = GRID, aliases: dict | None = None) -> str:
+  """Returns the valid spelling of `name`: exact, else case-insensitive, else the one valid name
+  that is `name` behind a species prefix (miR-21-5p for hsa-miR-21-5p), else what `aliases` maps it
+  to (a gene's Entrez ID); or raises naming `where` the names come from, with suggestions."""
   valid = list(valid)
   if name in valid:
     return name
   folded = {v.lower(): v for v in valid}
   if name.lower() in folded:
     return folded[name.lower()]
+  prefixed = [v for v in valid if (m := _SPECIES.fullmatch(v)) and m[1].lower() == name.lower()]
+  if len(prefixed) == 1:
+    return prefixed[0]
+  if aliases and name.strip() in aliases:
+    return aliases[name.strip()]
   contains = [v for v in valid if name.lower() in v.lower()]
   close = difflib.get_close_matches(name, valid, n=8, cutoff=0.0)  # always the 8 most similar
   suggestions = list(dict.fromkeys(contains[:3] + close))[:8]
   raise UnknownNameError(
       f"{kind} {name!r} is not in {where} ({len(valid)} {kind}s). Closest valid names: "
       f"{', '.join(suggestions)}.")
+
+
+# A miRBase name's species prefix (hsa-, mmu-: three lower-case letters), which users often leave
+# out; a gene symbol's first part is upper case (HLA-A), so it never reads as one.
+_SPECIES = re.compile(r"[a-z]{3}-(.+)")
 
 
 def _top(df: pd.DataFrame, n: int, include_known: bool) -> pd.DataFrame:

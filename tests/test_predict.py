@@ -102,6 +102,19 @@ def test_lookups_by_name(run):
     ranking.pair_row(table, "hsa-miR-syn-3x", "GENE1")
 
 
+def test_names_resolve_without_species_prefix_or_by_alias():
+  valid = ["hsa-miR-21-5p", "hsa-miR-1", "mmu-miR-1", "HLA-A", "TP53"]
+  assert ranking.resolve_name("miR-21-5p", valid, "miRNA") == "hsa-miR-21-5p"
+  assert ranking.resolve_name("MIR-21-5P", valid, "miRNA") == "hsa-miR-21-5p"
+  with pytest.raises(ranking.UnknownNameError, match="hsa-miR-1"):  # two species: ambiguous
+    ranking.resolve_name("miR-1", valid, "miRNA")
+  with pytest.raises(ranking.UnknownNameError):  # a gene symbol's first part is no species
+    ranking.resolve_name("A", valid, "gene")
+  assert ranking.resolve_name(" 7157", valid, "gene", aliases={"7157": "TP53"}) == "TP53"
+  with pytest.raises(ranking.UnknownNameError, match="TP53"):
+    ranking.resolve_name("7158", valid, "gene", aliases={"7157": "TP53"})
+
+
 def test_query_from_the_command_line(run):
   config, workdir, _, _ = run
   common = [sys.executable, os.path.join(ROOT, "launch.py"), "--config=configs/tiny.py",

@@ -327,8 +327,17 @@ def test_train_predict_query_end_to_end(files, tmp_path):
   t = time.time()
   p = _launch(files, w, "--mode=query", f"--gene={gene.lower()}", "--top=5", "--include_known")
   assert p.returncode == 0, p.stderr[-2000:]
-  assert f"top 5 miRNAs for {gene.lower()}" in p.stdout and "records of the known pairs" in p.stdout
+  assert f"top 5 miRNAs for {gene} " in p.stdout and "records of the known pairs" in p.stdout
   assert "sites_8mer" in p.stdout and "reasons" in p.stdout
+  nodes = json.loads((w / "predictions" / "nodes.json").read_text())
+  entrez = nodes["entrez"][nodes["genes"].index(gene)]
+  by_id = _launch(files, w, "--mode=query", f"--gene={entrez}", "--top=5", "--include_known")
+  assert by_id.returncode == 0 and by_id.stdout == p.stdout, by_id.stderr[-2000:]
+  (w / "predictions" / "nodes.json").write_text(json.dumps({"mirnas": nodes["mirnas"],
+                                                            "genes": nodes["genes"]}))
+  old = _launch(files, w, "--mode=query", f"--gene={entrez}")  # as an older predict wrote it
+  assert old.returncode != 0 and "Traceback" not in old.stderr
+  assert "lists no Entrez IDs" in old.stderr.strip().splitlines()[-1]
   p = _launch(files, w, "--mode=query", f"--gene={gene}", "--top=3", "--format=json")
   rows = json.loads(p.stdout, parse_constant=pytest.fail)["rows"]  # NaN is no JSON
   assert len(rows) == 3 and all(r["status"] == "unknown" and r["gene"] == gene for r in rows)

@@ -10,7 +10,8 @@ Writes to `W/predictions/`:
   `all_pairs_by_mirna.parquet`: the same rows sorted by miRNA, so that a query of either reads a few
   row groups;
 - `records.parquet`: every record of the table (for a known pair's experiments and PMIDs);
-- `nodes.json`: the universe's miRNA and gene names (a query resolves names from it);
+- `nodes.json`: the universe's miRNA and gene names and the genes' Entrez IDs (a query resolves
+  names from it);
 - `top_by_gene.csv`, `top_by_mirna.csv`: each node's top `predict.top` unknown candidates.
 """
 
@@ -95,7 +96,8 @@ def run(u: universe_lib.Universe, section, train_section, top: int, rows_seed: i
   del by_mirna
   _write_parquet(_records(u), os.path.join(out, RECORDS))
   atomic.write_json(os.path.join(out, NODES), {
-      "mirnas": [u.records.mirnas[i] for i in mirnas], "genes": [u.records.genes[i] for i in genes]})
+      "mirnas": [u.records.mirnas[i] for i in mirnas], "genes": [u.records.genes[i] for i in genes],
+      "entrez": u.records.entrez[genes].tolist()})
   logging.info("scored %s pairs of the %s universe with the model of all %s records in %.0fs "
                "(fit %.0fs) -> %s", f"{len(table):,}", u.name, f"{len(u.records.pmid):,}",
                time.perf_counter() - t0, t_fit, out)

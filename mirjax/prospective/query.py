@@ -1,12 +1,14 @@
 """`--mode=query` of a universe, answered from `predict`'s files without JAX (well under 2 s).
 
-`--gene=TP53` lists the gene's top candidate miRNAs (`--mirna=...`, a miRNA's top genes; both, one
-pair), read from `predictions/all_pairs.parquet` by a filter on its sorted gene column. A candidate
-shows its seed sites, TargetScan/PITA membership and the features that raised its score most; a
-known pair (with `--include_known`, or asked for by name) shows its records: experiments, evidence
-and PMIDs. `--format=csv|json` prints machine-readable rows instead of the table.
+`--gene=TP53` (or its Entrez ID, 7157) lists the gene's top candidate miRNAs (`--mirna=...`, a
+miRNA's top genes, with or without its species prefix; both, one pair), read from
+`predictions/all_pairs.parquet` by a filter on its sorted gene column. A candidate shows its seed
+sites, TargetScan/PITA membership and the features that raised its score most; a known pair (with
+`--include_known`, or asked for by name) shows its records: experiments, evidence and PMIDs.
+`--format=csv|json` prints machine-readable rows instead of the table.
 """
 
+import dataclasses
 import json
 import os
 
@@ -32,8 +34,11 @@ def _records(directory: str, **equal) -> pd.DataFrame:
   return _rows(os.path.join(directory, files.RECORDS), "pmid", **equal)
 
 
-def answer(workdir: str, query: ranking.Query) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-  """(rows, the records of the pairs shown that have any)."""
+def answer(workdir: str, query: ranking.Query) -> tuple[pd.DataFrame, pd.DataFrame | None,
+                                                      ranking.Query]:
+  """(rows, the records of the pairs shown that have any, the query with its names resolved). A
+  gene may be named by its Entrez ID too, where nodes.json lists them (a predict run writes them;
+  one of an older version did not)."""
   directory = os.path.join(workdir, files.DIR)
   nodes_path = os.path.join(directory, files.NODES)
   if not os.path.exists(nodes_path):
@@ -43,7 +48,11 @@ def answer(workdir: str, query: ranking.Query) -> tuple[pd.DataFrame, pd.DataFra
     nodes = json.load(f)
   names, where = {}, "this universe (every miRNA and gene with a functional miRTarBase record)"
   if query.gene:
-    names["gene"] = ranking.resolve_name(query.gene, nodes["genes"], "gene", where)
+    if query.gene.strip().isdigit() and "entrez" not in nodes:
+      raise MirjaxError(f"{nodes_path} lists no Entrez IDs (an older predict wrote it): name the "
+                        f"gene by its symbol, or run --mode=predict again.")
+    entrez = {str(e): g for e, g in zip(nodes.get("entrez", ()), nodes["genes"])}
+    names["gene"] = ranking.resolve_name(query.gene, nodes["genes"], "gene", where, entrez)
   if query.mirna:
     names["mirna"] = ranking.resolve_name(query.mirna, nodes["mirnas"], "miRNA", where)
   if not names:
@@ -60,7 +69,7 @@ def answer(workdir: str, query: ranking.Query) -> tuple[pd.DataFrame, pd.DataFra
     records = _records(directory, **names)
     records = records[records["mirna"].astype(str).isin(known["mirna"])
                       & records["gene"].astype(str).isin(known["gene"])]
-  return rows, records
+  return rows, records, dataclasses.replace(query, **names)
 
 
 def run(config, workdir: str, query: ranking.Query, fmt: str = "table") -> pd.DataFrame:
@@ -69,7 +78,7 @@ def run(config, workdir: str, query: ranking.Query, fmt: str = "table") -> pd.Da
     raise MirjaxError(f"--format={fmt!r}: choose one of {FORMATS}.")
   workdir_lib.check_path(workdir, must_exist=True)
   workdir_lib.check_config(workdir, config)
-  rows, records = answer(workdir, query)
+  rows, records, query = answer(workdir, query)
   if fmt == "csv":
     print(rows.to_csv(index=False, float_format="%.6g"), end="")
   elif fmt == "json":
