@@ -422,16 +422,23 @@ def test_weighted_auc_and_ap_by_brute_force(values):
     assert ap[b] == pytest.approx(want_ap, rel=1e-9)
 
 
-def test_rows_sort_by_node_then_rank_and_count_within_nodes():
-  """by_node equals a two-key lexsort, for 16-bit node codes (a radix sort) and wider ones;
+def test_rows_sort_by_score_within_nodes_and_count_within_nodes():
+  """descending equals a stable argsort of minus the scores (ties, signed zeros, both signs);
+  by_row_score orders each row of a grid, of either memory order, as that argsort of the row;
   position_in_run numbers each run of a sorted array from 1."""
   from mirjax.prospective import predict
   draw = np.random.default_rng(0)
-  for n_nodes in (50, 70_000):
-    node = draw.integers(0, n_nodes, 5_000)
-    rank = draw.permutation(5_000) + 1
-    got = predict.by_node(node, np.argsort(rank))
-    np.testing.assert_array_equal(got, np.lexsort((rank, node)))
+  score = np.r_[draw.normal(0, 3, 5_000).astype(np.float32), [0.0, -0.0, 7.5, 7.5, -2.0, -2.0]]
+  score[draw.integers(0, len(score), 500)] = 1.25  # many ties
+  score = score.astype(np.float32)
+  np.testing.assert_array_equal(predict.descending(score), np.argsort(-score, kind="stable"))
+  with pytest.raises(ValueError, match="1 non-finite"):
+    predict.descending(np.r_[score, np.nan].astype(np.float32))
+  grid = score[:5_000].reshape(50, 100)
+  for g in (grid, grid.T):
+    got = predict.by_row_score(g)
+    for row, want in zip(got, g):
+      np.testing.assert_array_equal(row, np.argsort(-want, kind="stable"))
   np.testing.assert_array_equal(predict.position_in_run(np.array([3, 3, 5, 7, 7, 7])),
                                 [1, 2, 1, 1, 2, 3])
   assert len(predict.position_in_run(np.zeros(0, int))) == 0
