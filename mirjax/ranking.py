@@ -57,10 +57,11 @@ GRID = "the grid (only names with an embedding can be scored)"
 
 
 def resolve_name(name: str, valid, kind: str, where: str = GRID, aliases: dict | None = None) -> str:
-  """Returns the valid spelling of `name`: exact, else case-insensitive, else the one valid name
-  that is `name` behind a species prefix (miR-21-5p for hsa-miR-21-5p), else what `aliases` maps it
-  to (a gene's Entrez ID); or raises naming `where` the names come from, with suggestions."""
-  valid = list(valid)
+  """Returns the valid spelling of `name` (spaces around it ignored): exact, else case-insensitive,
+  else the one valid name that is `name` behind a species prefix (miR-21-5p for hsa-miR-21-5p), else
+  what `aliases` maps it to (a gene's Entrez ID); or raises naming `where` the names come from, with
+  suggestions."""
+  valid, name = list(valid), name.strip()
   if name in valid:
     return name
   folded = {v.lower(): v for v in valid}
@@ -69,8 +70,11 @@ def resolve_name(name: str, valid, kind: str, where: str = GRID, aliases: dict |
   prefixed = [v for v in valid if (m := _SPECIES.fullmatch(v)) and m[1].lower() == name.lower()]
   if len(prefixed) == 1:
     return prefixed[0]
-  if aliases and name.strip() in aliases:
-    return aliases[name.strip()]
+  if len(prefixed) > 1:
+    raise UnknownNameError(f"{kind} {name!r} is ambiguous in {where}: {', '.join(prefixed)}; give "
+                           "its species prefix.")
+  if aliases and name in aliases:
+    return aliases[name]
   contains = [v for v in valid if name.lower() in v.lower()]
   close = difflib.get_close_matches(name, valid, n=8, cutoff=0.0)  # always the 8 most similar
   suggestions = list(dict.fromkeys(contains[:3] + close))[:8]
@@ -79,9 +83,9 @@ def resolve_name(name: str, valid, kind: str, where: str = GRID, aliases: dict |
       f"{', '.join(suggestions)}.")
 
 
-# A miRBase name's species prefix (hsa-, mmu-: three lower-case letters), which users often leave
-# out; a gene symbol's first part is upper case (HLA-A), so it never reads as one.
-_SPECIES = re.compile(r"[a-z]{3}-(.+)")
+# A miRBase name's species prefix (hsa-, mmu-, kshv-: lower-case letters and digits), which users
+# often leave out; a gene symbol's first part is upper case (HLA-A), so it never reads as one.
+_SPECIES = re.compile(r"[a-z][a-z0-9]{2,4}-(.+)")
 
 
 def _top(df: pd.DataFrame, n: int, include_known: bool) -> pd.DataFrame:

@@ -302,6 +302,9 @@ def test_train_predict_query_end_to_end(files, tmp_path):
   others = table[table["status"] != "unknown"]  # no feature of theirs was out of training's range
   assert others["score_strong"].between(unknown["score_strong"].min() - 5,
                                         unknown["score_strong"].max() + 5).all()
+  by_mirna = pd.read_parquet(w / "predictions" / "all_pairs_by_mirna.parquet")
+  want = table.sort_values(["mirna", "rank"]).reset_index(drop=True)
+  pd.testing.assert_frame_equal(by_mirna, want)
   top = config_lib.default_config().predict.top
   for by in ("gene", "mirna"):  # each node's top unknown candidates, best first
     got = pd.read_csv(w / "predictions" / f"top_by_{by}.csv")
@@ -428,13 +431,13 @@ def test_rows_sort_by_score_within_nodes_and_count_within_nodes():
   position_in_run numbers each run of a sorted array from 1."""
   from mirjax.prospective import predict
   draw = np.random.default_rng(0)
-  score = np.r_[draw.normal(0, 3, 5_000).astype(np.float32), [0.0, -0.0, 7.5, 7.5, -2.0, -2.0]]
+  score = draw.normal(0, 3, 5_000).astype(np.float32)
   score[draw.integers(0, len(score), 500)] = 1.25  # many ties
-  score = score.astype(np.float32)
+  score[-8:] = [-0.0, 0.0, 7.5, 7.5, -2.0, -2.0, 0.0, -0.0]  # signed zeros tie, either way round
   np.testing.assert_array_equal(predict.descending(score), np.argsort(-score, kind="stable"))
   with pytest.raises(ValueError, match="1 non-finite"):
     predict.descending(np.r_[score, np.nan].astype(np.float32))
-  grid = score[:5_000].reshape(50, 100)
+  grid = score.reshape(50, 100)
   for g in (grid, grid.T):
     got = predict.by_row_score(g)
     for row, want in zip(got, g):

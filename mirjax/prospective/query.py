@@ -1,4 +1,4 @@
-"""`--mode=query` of a universe, answered from `predict`'s files without JAX (well under 2 s).
+"""`--mode=query` of a universe, answered from `predict`'s files without JAX (under 2 s).
 
 `--gene=TP53` (or its Entrez ID, 7157) lists the gene's top candidate miRNAs (`--mirna=...`, a
 miRNA's top genes, with or without its species prefix; both, one pair), read from
@@ -52,6 +52,8 @@ def answer(workdir: str, query: ranking.Query) -> tuple[pd.DataFrame, pd.DataFra
       raise MirjaxError(f"{nodes_path} lists no Entrez IDs (an older predict wrote it): name the "
                         f"gene by its symbol, or run --mode=predict again.")
     entrez = {str(e): g for e, g in zip(nodes.get("entrez", ()), nodes["genes"])}
+    if len(entrez) < len(nodes.get("entrez", ())):
+      raise MirjaxError(f"{nodes_path}: two genes share an Entrez ID; run --mode=predict again.")
     names["gene"] = ranking.resolve_name(query.gene, nodes["genes"], "gene", where, entrez)
   if query.mirna:
     names["mirna"] = ranking.resolve_name(query.mirna, nodes["mirnas"], "miRNA", where)
