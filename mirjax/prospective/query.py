@@ -48,11 +48,12 @@ def answer(workdir: str, query: ranking.Query) -> tuple[pd.DataFrame, pd.DataFra
     nodes = json.load(f)
   names, where = {}, "this universe (every miRNA and gene with a functional miRTarBase record)"
   if query.gene:
-    if query.gene.strip().isdigit() and "entrez" not in nodes:
+    ids = nodes.get("entrez", [])
+    if not ids and query.gene.strip().isdigit():
       raise MirjaxError(f"{nodes_path} lists no Entrez IDs (an older predict wrote it): name the "
                         f"gene by its symbol, or run --mode=predict again.")
-    entrez = {str(e): g for e, g in zip(nodes.get("entrez", ()), nodes["genes"])}
-    if len(entrez) < len(nodes.get("entrez", ())):
+    entrez = dict(zip(map(str, ids), nodes["genes"]))
+    if len(entrez) < len(ids):
       raise MirjaxError(f"{nodes_path}: two genes share an Entrez ID; run --mode=predict again.")
     names["gene"] = ranking.resolve_name(query.gene, nodes["genes"], "gene", where, entrez)
   if query.mirna:
