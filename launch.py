@@ -19,8 +19,9 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a configs/*.p
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for every output of the run.")
 _MODE = flags.DEFINE_enum(
     "mode", "train", workdir.MODES,
-    "train: dataset + cross-validated training; dataset: data stage only; predict: score every "
-    "grid pair with the trained fold models; query: rank from the scored grid.")
+    "train: dataset + cross-validated training (with protocols.universe: every prospective "
+    "protocol); dataset: data stage only; predict: score every pair (the grid with the trained "
+    "fold models; a universe with a model fit on all records); query: rank from the predictions.")
 _MIRNA = flags.DEFINE_string("mirna", "", "query/predict: list the top genes of this miRNA.")
 _GENE = flags.DEFINE_string("gene", "", "query/predict: list the top miRNAs of this gene "
                             "(with --mirna: score that one pair).")
@@ -91,11 +92,12 @@ def main(argv):
     query = ranking.Query(mirna=_MIRNA.value, gene=_GENE.value, top=_TOP.value,
                           include_known=_INCLUDE_KNOWN.value)
     if _MODE.value == "query" and config.protocols.universe:
-      from mirjax.prospective import query as universe_query  # no JAX: an answer in under 2 s
+      # experiment.run answers it the same way, but importing it imports JAX and the models first
+      from mirjax.prospective import query as universe_query
       universe_query.run(config, _WORKDIR.value, query, _FORMAT.value)
       return
     from mirjax import experiment  # JAX and the models: only modes that need them import them
-    experiment.run(config, _WORKDIR.value, _MODE.value, query, processes)
+    experiment.run(config, _WORKDIR.value, _MODE.value, query, processes, _FORMAT.value)
     cluster.finish()
   except MirjaxError as e:  # a user-facing problem: say it once, plainly, no traceback
     _stop(f"error: {e}", processes)

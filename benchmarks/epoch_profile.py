@@ -1,6 +1,6 @@
 """Where one LSTM training epoch's time goes on this host, by taking the epoch apart.
 
-  python -m benchmarks.epoch_profile --out=benchmarks/results   # ~3 min on 2 cores; --quick: smoke
+  python -m benchmarks.epoch_profile --out=benchmarks/results   # --profile_quick: a smoke run
 Writes epoch_profile.json and epoch_profile.md.
 
 The paper's classifier (5 folds, batch 128, 3 x LSTM(128) over 17 steps, Adam) in mirjax's default

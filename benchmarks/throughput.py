@@ -35,6 +35,7 @@ import optax
 from absl import app, flags, logging
 
 from mirjax import atomic, placement, plots, provenance
+from mirjax import config as config_lib
 from mirjax.kernels import lstm_onednn
 from mirjax.pairwise import models, stages
 from mirjax.train import loop
@@ -49,20 +50,24 @@ _CPU_DEVICES = flags.DEFINE_integer(
     "(0: one per core). 1 measures one multithreaded device; 5 the earlier one-device-per-fold "
     "layout.")
 
-STEP_FEATURES, IN_DIM, LAYERS, HIDDEN = 16, 272, 3, 128
+_PAPER = config_lib.default_config()  # the paper's model: the shapes every setup here times
+STEP_FEATURES, LAYERS, HIDDEN = _PAPER.lstm.step_features, _PAPER.lstm.layers, _PAPER.lstm.hidden
+PAIR_DIM = 2 * _PAPER.data.dim  # [miRNA | gene] embeddings
+IN_DIM = PAIR_DIM + _PAPER.ae.latent  # the classifier's input: the pair and its latent
 TORCH_FIXED = "PyTorch nn.LSTM, one model, in this process (glibc malloc thresholds fixed)"
 TORCH_FRESH_FIXED = "PyTorch nn.LSTM, one model, alone (malloc thresholds fixed, median of {n} processes)"
 TORCH_FRESH_DEFAULT = "PyTorch nn.LSTM, one model, alone (default glibc malloc, median of {n} processes)"
 TORCH_PER_CORE = "PyTorch nn.LSTM{bf16}, {k} processes x 1 thread, one model each, summed ({malloc})"
-PAPER = {"folds": 5, "lstm_epochs": 200, "ae_epochs": 200, "lstm_train_pairs": 24864,
-         "ae_fit_pairs": 19891, "ae_batch": 64, "lstm_batch": 128}
+PAPER = {"folds": _PAPER.data.folds, "lstm_epochs": _PAPER.classifier.epochs,
+         "ae_epochs": _PAPER.ae.epochs, "lstm_train_pairs": 24864, "ae_fit_pairs": 19891,
+         "ae_batch": _PAPER.ae.batch_size, "lstm_batch": _PAPER.classifier.batch_size}
 
 
-def lstm_flops_per_sample(hidden: int = HIDDEN, layers: int = LAYERS, in_dim: int = IN_DIM,
-                          step_features: int = STEP_FEATURES) -> float:
-  steps = in_dim // step_features
-  fwd = steps * (2 * step_features * 4 * hidden + 2 * hidden * 4 * hidden)
-  fwd += (layers - 1) * steps * (2 * hidden * 4 * hidden + 2 * hidden * 4 * hidden)
+def lstm_flops_per_sample() -> float:
+  """Matmul FLOPs of one training sample of the paper's LSTM (forward, and twice that backward)."""
+  steps, hidden = IN_DIM // STEP_FEATURES, HIDDEN
+  fwd = steps * (2 * STEP_FEATURES * 4 * hidden + 2 * hidden * 4 * hidden)
+  fwd += (LAYERS - 1) * steps * (2 * hidden * 4 * hidden + 2 * hidden * 4 * hidden)
   fwd += 2 * hidden * 2
   return 3.0 * fwd
 
@@ -133,7 +138,7 @@ def mirjax_lstm_epoch(n_replicas: int, batch: int, n_batches: int, devices: int 
            "mean": jnp.zeros((n_replicas, IN_DIM)), "std": jnp.ones((n_replicas, IN_DIM)),
            "fit_idx": jnp.tile(jnp.arange(n, dtype=jnp.int32), (n_replicas, 1)),
            "val_idx": jnp.zeros((n_replicas, 0), jnp.int32)},
-      shared={"x": jnp.asarray(draw.normal(size=(n, IN_DIM - 16)), jnp.float32),
+      shared={"x": jnp.asarray(draw.normal(size=(n, PAIR_DIM)), jnp.float32),
               "labels": jnp.asarray(draw.integers(0, 2, n), jnp.int32)})
   epoch_fn = make_epoch_fn(stages.classifier_loss_fn(clf), tx, batch, n)
   place = placement.Placement.create(n_replicas, devices, replica_loop, batch, batch_shards)
@@ -142,18 +147,18 @@ def mirjax_lstm_epoch(n_replicas: int, batch: int, n_batches: int, devices: int 
 
 def mirjax_ae_epoch(n_replicas: int, batch: int, n_batches: int):
   n = batch * n_batches
-  ae = models.Autoencoder(hidden=(128, 64), latent=16, out_dim=256)
+  ae = models.Autoencoder(hidden=tuple(_PAPER.ae.hidden), latent=_PAPER.ae.latent, out_dim=PAIR_DIM)
   tx = optax.adam(1e-3)
   keys = jax.random.split(jax.random.PRNGKey(0), n_replicas)
 
   def init(k):
-    v = ae.init(k, jnp.zeros((2, 256)), train=False)
+    v = ae.init(k, jnp.zeros((2, PAIR_DIM)), train=False)
     return loop.init_state(v["params"], v["batch_stats"], tx, k)
   state = jax.vmap(init)(keys)
   data = loop.ReplicaData(
       own={"fit_idx": jnp.tile(jnp.arange(n, dtype=jnp.int32), (n_replicas, 1)),
            "val_idx": jnp.zeros((n_replicas, 0), jnp.int32)},
-      shared={"x": jnp.asarray(np.random.default_rng(0).normal(size=(n, 256)), jnp.float32)})
+      shared={"x": jnp.asarray(np.random.default_rng(0).normal(size=(n, PAIR_DIM)), jnp.float32)})
   epoch_fn = loop.make_epoch_fn(stages.ae_loss_fn(ae), tx, batch, n)
   place = placement.Placement.create(n_replicas)
   return _blocking_epochs(epoch_fn, state, data, place), n_replicas * n
@@ -185,7 +190,7 @@ def gemm_call(m: int, k: int, n: int, reps: int):
   return (lambda: jax.block_until_ready(fn(a, b))), 2.0 * m * k * n * reps * d
 
 
-def torch_setup(batch: int, n_batches: int, hidden: int = HIDDEN):
+def torch_setup(batch: int, n_batches: int):
   """The PyTorch reference in this process, with glibc's malloc thresholds fixed (its fast, stable
   mode; see torch_reference.py). None without torch."""
   try:
@@ -194,7 +199,7 @@ def torch_setup(batch: int, n_batches: int, hidden: int = HIDDEN):
     return None
   torch_reference.fix_malloc_thresholds()
   epoch, samples = torch_reference.make_epoch(
-      n_samples=batch * n_batches, in_dim=IN_DIM, step_features=STEP_FEATURES, hidden=hidden,
+      n_samples=batch * n_batches, in_dim=IN_DIM, step_features=STEP_FEATURES, hidden=HIDDEN,
       layers=LAYERS, batch_size=batch)
   return epoch, samples
 

@@ -4,7 +4,7 @@ Launch (about 2 min on the 2-core AMD EPYC dev machine):
   MIRJAX_DATA_DIR=../shared/data/raw python launch.py --config=configs/graph.py --workdir=runs/graph
 then `--mode=predict` and `--mode=query --mirna=hsa-miR-335-5p` with the same flags.
 
-Each fold's model learns from that fold's training positives only (mirjax/train/graph_stage.py):
+Each fold's model learns from that fold's training positives only (mirjax/graph/stage.py):
 EASE, CF and degree features of a masked copy of the training graph, an MLP on them, and node
 embeddings. The EASE features (and their cross term, and each node's degree outside the grid) also read
 miRTarBase's interactions with one end outside the 383 x 318 grid (data.side_graph;

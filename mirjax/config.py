@@ -41,7 +41,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.data.folds = 5
   c.data.seed = 0  # negative sampling and fold assignment
   # How pairs are split into folds: 'pairs' (stratified, the paper's); 'mirna' or 'gene' (cold start:
-  # a test fold's miRNAs/genes never appear in its training pairs).
+  # a test fold's miRNAs/genes never appear in its training pairs); 'both' (both partners new).
   c.data.split = "pairs"
 
   c.data.negatives = ml_collections.ConfigDict()
@@ -102,8 +102,8 @@ def default_config() -> ml_collections.ConfigDict:
   c.mlp = ml_collections.ConfigDict()
   c.mlp.hidden = (256, 128)  # widths of the 'mlp' baseline ('logistic' has none)
 
-  # The graph model (mirjax/train/graph_stage.py, models.GraphScorer): an MLP on graph features
-  # (mirjax/graph_features.py) of each step's masked training graph; optional node embeddings.
+  # The graph model (mirjax/graph/stage.py, graph/model.py's GraphScorer): an MLP on graph features
+  # (mirjax/graph/features.py) of each step's masked training graph; optional node embeddings.
   # classifier.epochs x steps_per_epoch full-grid steps; the best epoch on an inner validation
   # split is kept. Defaults: the design that beat EASE on inner splits of the training folds.
   c.graph = ml_collections.ConfigDict()

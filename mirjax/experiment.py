@@ -147,13 +147,16 @@ def _disk_full_is_one_error(run_mode):
 
 @_disk_full_is_one_error
 def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
-        query: ranking.Query | None = None, processes: cluster.Cluster = cluster.Cluster()):
+        query: ranking.Query | None = None, processes: cluster.Cluster = cluster.Cluster(),
+        fmt: str = "table"):
   """Runs one mode and returns its result.
 
   'train': dataset + cross-validated training + evaluation (returns results.json's content);
   'dataset': the data stage only (returns dataset.json's content);
   'predict': scores the whole grid with the finished fold models (returns the all-pairs table);
   'query': answers `query` from the scored grid and prints it (returns the rows or the pair).
+  With protocols.universe, the same modes on the universe's splits and its predictions; its answers
+  print as `fmt` ('table', 'csv' or 'json').
   Every mode checks the workdir's recorded config first; the writing modes hold its lock.
   `processes`: this process's place in a run of several (mirjax/cluster.py); each process runs the
   same command with its own process_id, and process 0 writes the workdir.
@@ -161,7 +164,9 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
   t0 = time.perf_counter()
   query = query or ranking.Query()
   _check(config, workdir, mode)
-  if mode == "query" and not config.protocols.universe:
+  if mode == "query" and config.protocols.universe:  # reads the predictions only: no JAX, no lock
+    return universe_query.run(config, workdir, query, fmt)
+  if mode == "query":
     workdir_lib.check_config(workdir, config)
     return _query(config, workdir, query, processes)
   fam = _start_jax(config.train.cpu_devices, processes, {**config.to_dict(), "mode": mode},
@@ -171,7 +176,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
     if sweep.is_sweep(config):
       return sweep.run(config, workdir)
     if config.protocols.universe:  # the prospective protocols on a universe of pairs
-      return _prospective(config, workdir, mode, query, t0)
+      return _prospective(config, workdir, mode, query, fmt, t0)
     ds = dataset_lib.build_dataset(config.data)
     _log_dataset(ds, time.perf_counter() - t0)
     if mode == "dataset":
@@ -190,11 +195,9 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
     return table
 
 
-def _prospective(config, workdir: str, mode: str, query: ranking.Query, t0: float):
-  """The modes of a universe (protocols.universe): train and evaluate every split, or score every
-  pair with the model of all records (a query is answered by launch.py without JAX)."""
-  if mode == "query":
-    return universe_query.run(config, workdir, query)
+def _prospective(config, workdir: str, mode: str, query: ranking.Query, fmt: str, t0: float):
+  """The writing modes of a universe (protocols.universe): train and evaluate every split, or score
+  every pair with the model of all records (and answer `query` from the result, printed as `fmt`)."""
   if mode != "dataset":  # train resumes, predict restores: models on other inputs would score wrong
     workdir_lib.check_inputs(workdir, prospective_features.INPUTS,
                              prospective_features.INPUTS_CHANGE)
@@ -203,7 +206,7 @@ def _prospective(config, workdir: str, mode: str, query: ranking.Query, t0: floa
     table = prospective_predict.run(u, config.prospective, config.train, config.predict.top,
                                     config.protocols.seed, workdir, t0)
     if query.gene or query.mirna:
-      universe_query.run(config, workdir, query)
+      universe_query.run(config, workdir, query, fmt)
     return table
   if mode == "dataset":
     if workdir_lib.recorded(workdir) is None:

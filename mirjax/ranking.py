@@ -94,11 +94,6 @@ def _top(df: pd.DataFrame, n: int, include_known: bool) -> pd.DataFrame:
   return df.sort_values("rank").head(n).reset_index(drop=True)
 
 
-def top_unknown(grid: pd.DataFrame, n: int) -> pd.DataFrame:
-  """The n highest-scoring pairs without any miRTarBase record: candidates for the lab."""
-  return _top(grid, n, include_known=False)
-
-
 def top_genes_for_mirna(grid: pd.DataFrame, mirna: str, n: int,
                         include_known: bool = False) -> pd.DataFrame:
   mirna = resolve_name(mirna, grid["mirna"].unique(), "miRNA")

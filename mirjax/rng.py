@@ -26,7 +26,7 @@ STREAMS = {
     "final_ae": (3,),  # training: the optional model fit on all labelled pairs
     "final_classifier": (4,),
     "graph": (5,),  # training, per fold: graph model init, edge masks, inner validation split
-    # prospective protocols (mirjax/data/protocols.py), from prospective.seed, per protocol and split
+    # prospective protocols (mirjax/data/protocols.py), from protocols.seed, per protocol and split
     "prospective_folds": (9,),  # which fold each paper (pair) falls in
     "prospective_negatives": (10,),  # a split's test negatives
     "prospective_windows": (11,),  # the negatives of the model's inner training windows

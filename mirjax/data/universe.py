@@ -17,7 +17,6 @@ import dataclasses
 import time
 
 import numpy as np
-import scipy.sparse
 from absl import logging
 
 from mirjax.data import mirtarbase, sequences, sources, tables, target_lists
@@ -43,10 +42,6 @@ class Content:
   seed_family: np.ndarray  # int32 [n_mirna]: one id per distinct nt 2-8 seed (-1: none)
   predicted: dict  # 'targetscan' / 'pita' -> bool sparse [n_mirna, n_gene]
   report: dict  # coverage of every mapping
-
-  def seven_or_eight(self) -> np.ndarray:
-    """bool [n_mirna, n_gene]: the UTR has a 7mer or 8mer site of the miRNA."""
-    return self.sites[..., :3].any(-1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,9 +160,3 @@ def build(name: str, data) -> Universe:
                     "origin": sources.SOURCES[k].origin} for k, p in paths.items()}
   return Universe(name, records, mirna_in, gene_in, _content(records, paths), provenance)
 
-
-def sparse_pairs(keys: np.ndarray, shape: tuple[int, int], values=None) -> scipy.sparse.csr_matrix:
-  """A [n_mirna, n_gene] sparse matrix with `values` (default 1) at the pair keys."""
-  m, g = np.divmod(keys, shape[1])
-  v = np.ones(len(keys), np.float32) if values is None else values
-  return scipy.sparse.csr_matrix((v, (m, g)), shape=shape)

@@ -97,8 +97,8 @@ class GraphModel:
     x = jnp.zeros((self.net.n_mirna, self.net.n_gene))
     return self.net.init(key, self.features(x, content), x, content)["params"]
 
-  def log_odds(self, params, x, content, feats=None):
+  def log_odds(self, params, x, content):
     """[n_mirna, n_gene] log-odds of every pair given the input graph x (float 0/1) and the nodes'
-    content (mirjax/data/content.NodeContent); `feats`: the features of x, if computed already."""
-    feats = self.features(x, content) if feats is None else feats
-    return self.net.apply({"params": params}, feats, features.normalized_adjacency(x), content)
+    content (mirjax/data/content.NodeContent)."""
+    return self.net.apply({"params": params}, self.features(x, content),
+                          features.normalized_adjacency(x), content)

@@ -55,17 +55,17 @@ class TrainedReplicas:
     """
     return _log_odds(self.ae, self.classifier, *self._weights(), x)
 
-  def scorer(self, placement: Placement, per_replica_x: bool = False):
+  def scorer(self, placement: Placement):
     """`log_odds` with the replicas spread over the placement's devices: returns `score(x)`, for
-    x [n, 256] (or [n_replicas, n, 256] with per_replica_x), giving the log-odds of the padded
-    replicas as a sharded array; read it with `placement.to_host(out, n_replicas)`. Compiles once
-    per shape of x; calls are dispatched without waiting."""
+    x [n, 256] shared by every replica, giving the log-odds of the padded replicas as a sharded
+    array; read it with `placement.to_host(out, n_replicas)`. Compiles once per shape of x; calls
+    are dispatched without waiting."""
     n = self.n_replicas
     fn = functools.partial(_replica_log_odds, self.ae, self.classifier)
     program = jax.jit(placement.replica_program(lambda w, rows: fn(*w, rows),
-                                                (True, per_replica_x)))
+                                                (True, False)))
     weights, valid = placement.place(self._weights(), n), placement.valid(n)
-    return lambda x: program(weights, placement.place(x, n, replicated=not per_replica_x), valid)
+    return lambda x: program(weights, placement.place(x, n, replicated=True), valid)
 
 
 def _replica_log_odds(ae, clf, ae_params, batch_stats, params, mean, std, rows):
@@ -85,20 +85,20 @@ def _log_odds(ae, clf, ae_params, batch_stats, params, mean, std, x):
                   in_axes=(0, 0, 0, 0, 0, x_axis))(ae_params, batch_stats, params, mean, std, x)
 
 
-def restore(settings: Settings, pool_x: np.ndarray, reps: replicas.Replicas, store: loop.Store,
-            stage_prefix: str = "") -> TrainedReplicas:
-  """The finished replicas of a `train` run (or, with stage_prefix=FINAL_PREFIX, its final model).
+def restore(settings: Settings, pool_x: np.ndarray, reps: replicas.Replicas,
+            store: loop.Store) -> TrainedReplicas:
+  """The finished replicas of a `train` run (its final model comes from stages.train_replicas).
 
   pool_x and reps must be those the replicas were trained with, `store` where they were trained.
   """
   x = jnp.asarray(pool_x)
   ae_params = batch_stats = None
   if settings.ae.enabled:
-    ae = restore_finished(store.directory(stage_prefix + replicas.AE_STAGE), settings.ae.epochs)
+    ae = restore_finished(store.directory(replicas.AE_STAGE), settings.ae.epochs)
     ae_params, batch_stats = ae["params"], ae["model_state"]
-  stage = stage_prefix + replicas.CLASSIFIER_STAGE
-  clf = restore_finished(store.directory(stage), settings.classifier.epochs)
-  return TrainedReplicas.build(settings, x, reps, ae_params, batch_stats, clf["params"], stage)
+  clf = restore_finished(store.directory(replicas.CLASSIFIER_STAGE), settings.classifier.epochs)
+  return TrainedReplicas.build(settings, x, reps, ae_params, batch_stats, clf["params"],
+                               replicas.CLASSIFIER_STAGE)
 
 
 def pair_log_odds(trained: TrainedReplicas, mirna_vectors: np.ndarray, gene_vectors: np.ndarray,
