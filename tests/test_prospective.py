@@ -1,9 +1,12 @@
 """The prospective protocols on a synthetic universe: no test-period record in any training role, the
 Woodbury EASE equals the direct one, and a whole run (train, predict, query) end to end."""
 
+import contextlib
 import dataclasses
+import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -15,8 +18,9 @@ import scipy.sparse
 
 from conftest import ROOT
 from mirjax import config as config_lib
-from mirjax import rng
-from mirjax.data import keysets, mirtarbase, protocols, sequences, synthetic_universe
+from mirjax import experiment, ranking, rng
+from mirjax import workdir as workdir_lib
+from mirjax.data import keysets, mirtarbase, protocols, sequences, sources, synthetic_universe
 from mirjax.data import universe as universe_lib
 from mirjax.evaluation import baselines, record_baselines
 from mirjax.prospective import features, shift, stage
@@ -119,7 +123,8 @@ def test_recency_degrees_by_brute_force(universe):
   u, c = universe
   split = next(s for s in protocols.splits(u, c.protocols) if s.protocol == "temporal")
   recent = c.prospective.recent
-  feats = features.Features(u, split.train, split.now, features.SequenceStats(u), recent)
+  feats = features.Features(u, split.train, split.now,
+                            features.SequenceStats(u).of_records(split.train), recent)
   r = u.records.select(split.train & u.records.functional)
   first = {}
   for m, g, pmid in zip(r.mirna, r.gene, r.pmid):
@@ -140,12 +145,15 @@ def test_recency_degrees_by_brute_force(universe):
         want[node] += (e == evidence) and pmid >= split.now - recent
       assert want.sum() > 0, name
       np.testing.assert_array_equal(got[f"recent_{name}_records"], want, err_msg=f"{side} {name}")
-    # read by the model relative to the present's mean, on the same scale in every window
+    # read by the model relative to the mean over the present's known nodes, on the same scale in
+    # every window
     idx = np.arange(u.shape[axis])
     pairs = (idx, np.zeros_like(idx)) if axis == 0 else (np.zeros_like(idx), idx)
     column = feats.gather(*pairs)[:, features.Features.names().index(f"{side}_recent_deg")]
-    np.testing.assert_allclose(column, np.log1p(want_recent / want_recent.mean()), rtol=1e-5,
-                               atol=1e-5, err_msg=side)
+    known = np.isin(idx, (r.mirna, r.gene)[axis])
+    assert known.any() and (axis == 0 or not known.all())  # genes: not every node of the universe
+    np.testing.assert_allclose(column, np.log1p(want_recent / want_recent[known].mean()),
+                               rtol=1e-5, atol=1e-5, err_msg=side)
     # ages: the share of known nodes at most as old, by the first and the last functional record
     node = (r.mirna, r.gene)[axis]
     oldest = {n: (split.now - min(p for n2, p in zip(node, r.pmid) if n2 == n),
@@ -186,18 +194,66 @@ def test_no_test_period_record_reaches_any_training_role(universe):
   held-out papers deleted), the model's training rows, every feature and every baseline are the
   same: nothing outside training reaches them."""
   u, c = universe
-  stats = features.SequenceStats(u)
   for split in protocols.splits(u, c.protocols):
     pairs = np.r_[split.positives, split.negatives]
-    full = _training_view(u, split, stats, c.prospective, pairs)
+    full = _training_view(u, split, features.SequenceStats(u).of_records(split.train),
+                          c.prospective, pairs)
     kept = dataclasses.replace(u, records=u.records.select(split.train))
-    alone = _training_view(kept, dataclasses.replace(split, train=np.ones(split.train.sum(), bool)),
-                           stats, c.prospective, pairs)
+    everything = np.ones(split.train.sum(), bool)
+    alone = _training_view(kept, dataclasses.replace(split, train=everything),
+                           features.SequenceStats(kept).of_records(everything), c.prospective, pairs)
     np.testing.assert_array_equal(full[0].x, alone[0].x)
     np.testing.assert_array_equal(full[0].y, alone[0].y)
     np.testing.assert_array_equal(full[1], alone[1])
     for name in full[2]:
       np.testing.assert_array_equal(full[2][name], alone[2][name], err_msg=name)
+
+
+def test_later_papers_move_no_input_of_a_temporal_split(universe, files, tmp_path):
+  """The universe's nodes are those with a functional record anywhere in the table, later papers
+  included. Rebuilt from a table cut at the split's present (every later record deleted, so fewer
+  nodes), every feature of every pair of nodes known then, at the present and at an inner window's
+  earlier one, and every baseline's score are the same: which nodes later papers add moves nothing."""
+  _, c = universe
+  now = min(c.protocols.cuts)
+  mti = sources.SOURCES["mirtarbase"].filename
+  table = pd.read_csv(os.path.join(files, mti), dtype=str, keep_default_na=False)
+  pmid = table["References (PMID)"].astype(int)
+  functional = table["Support Type"].str.startswith("Functional")
+  later = set(table.loc[functional & (pmid >= now), "Target Gene"]) - set(
+      table.loc[functional & (pmid < now), "Target Gene"])
+  # a non-functional record before the present of a gene that only a later paper makes functional
+  extra = table[table["Target Gene"] == sorted(later)[0]].head(1).assign(**{
+      "Support Type": "Non-Functional MTI", "References (PMID)": str(now - 1),
+      "miRNA": table.loc[functional & (pmid < now), "miRNA"].iloc[0]})
+  table = pd.concat([table, extra])
+  for kept, directory in ((table, tmp_path / "full"), (table[table["References (PMID)"].astype(int)
+                                                             < now], tmp_path / "cut")):
+    directory.mkdir()
+    for name in os.listdir(files):
+      shutil.copy(os.path.join(files, name), directory / name)
+    kept.to_csv(directory / mti, index=False)
+  u = universe_lib.build("whole", _config(str(tmp_path / "full")).data)
+  split = next(s for s in protocols.splits(u, c.protocols) if s.protocol == "temporal")
+  assert split.now == now
+  cut = universe_lib.build("whole", _config(str(tmp_path / "cut")).data)
+  assert cut.shape[0] < u.shape[0] or cut.shape[1] < u.shape[1]  # later papers added nodes
+  m, g = np.divmod(np.arange(cut.shape[0] * cut.shape[1]), cut.shape[1])
+  full_m = pd.Index(u.records.mirnas).get_indexer(cut.records.mirnas)[m]  # the same pairs, by name
+  full_g = pd.Index(u.records.genes).get_indexer(cut.records.genes)[g]
+  assert (full_m >= 0).all() and (full_g >= 0).all()
+  full_stats = features.SequenceStats(u).of_records(split.train)
+  cut_stats = features.SequenceStats(cut).of_records(np.ones(len(cut.records.pmid), bool))
+  for now in (split.now, split.now - c.prospective.window):
+    full = features.Features(u, split.train & (u.records.pmid < now), now, full_stats,
+                             c.prospective.recent)
+    alone = features.Features(cut, cut.records.pmid < now, now, cut_stats, c.prospective.recent)
+    np.testing.assert_allclose(full.gather(full_m, full_g), alone.gather(m, g), rtol=1e-5,
+                               atol=1e-6)
+    full_scores, cut_scores = record_baselines.scorers(full), record_baselines.scorers(alone)
+    for name in full_scores:
+      np.testing.assert_allclose(full_scores[name](full_m, full_g), cut_scores[name](m, g),
+                                 rtol=1e-4, atol=1e-6, err_msg=name)
 
 
 def _windows(u, split, section):
@@ -210,10 +266,11 @@ def test_cold_windows_hold_out_training_nodes_as_the_test_does(universe):
   training, and their positives pair a held node with a known one. So the test's new nodes sit
   inside the windows' positives (input shift), where time-cut windows never had a record-less node."""
   u, c = universe
-  stats, r = features.SequenceStats(u), u.records
+  sequence_stats, r = features.SequenceStats(u), u.records
   for split in protocols.splits(u, c.protocols):
     if split.protocol not in stage.COLD:
       continue
+    stats = sequence_stats.of_records(split.train)
     side = stage.COLD[split.protocol]
     node = (r.mirna, r.gene)[side]
     windows = _windows(u, split, c.prospective)
@@ -344,6 +401,11 @@ def test_train_predict_query_end_to_end(files, tmp_path):
   p = _launch(files, w, "--mode=query", f"--gene={gene}", "--top=3", "--format=json")
   rows = json.loads(p.stdout, parse_constant=pytest.fail)["rows"]  # NaN is no JSON
   assert len(rows) == 3 and all(r["status"] == "unknown" and r["gene"] == gene for r in rows)
+  with workdir_lib.lock(str(w), "train"), contextlib.redirect_stdout(io.StringIO()) as out:
+    # the library's query reads only, like the command line's: a busy workdir still answers
+    got = experiment.run(_config(files), str(w), "query", ranking.Query(gene=gene, top=3), fmt="csv")
+  assert list(got["mirna"]) == [r["mirna"] for r in rows]
+  assert list(pd.read_csv(io.StringIO(out.getvalue()))["mirna"]) == list(got["mirna"])
   p = _launch(files, w, "--mode=query", "--gene=TP53", "--format=csv")
   assert p.returncode != 0 and "gene 'TP53' is not in the grid" not in p.stderr
   assert "error: gene 'TP53' is not" in p.stderr and "Traceback" not in p.stderr
@@ -423,6 +485,32 @@ def test_weighted_auc_and_ap_by_brute_force(values):
     want_ap = sum(w[pos & (scores == t)].sum() * w[pos & (scores >= t)].sum() / w[scores >= t].sum()
                   for t in np.unique(scores)) / w[pos].sum()
     assert ap[b] == pytest.approx(want_ap, rel=1e-9)
+
+
+def test_bootstrap_se_leaves_out_resamples_without_a_positive():
+  """With 2 positives on 2 genes, some resamples draw neither gene: their AUC and AUPR do not exist
+  (not 0), so they enter no SE; the SE equals the one over the resamples that drew a positive."""
+  from mirjax.evaluation import prospective as measures
+  draw = np.random.default_rng(0)
+  labels = np.r_[1, 1, np.zeros(40)].astype(np.int8)
+  gene_of = np.r_[0, 1, draw.integers(2, 12, 40)]
+  scores = {"model": draw.normal(size=42) + 2 * labels, "other": draw.normal(size=42)}
+  scored = measures.Scored(labels, gene_of, scores, {k: np.ones(2) for k in scores}, np.ones(2),
+                           np.array([0, 1]))
+  out = measures.metrics_with_bootstrap(scored, ("model",), 400, 0)
+  # the same resamples, by hand
+  bootstrap = measures.rng.generator(0, "bootstrap", 99).poisson(1.0, (400, 12)).astype(np.float32)
+  drawn = bootstrap[:, :2].sum(1) > 0
+  assert 0 < (~drawn).sum() == out["_counts"]["degenerate_resamples"]
+  diffs = []
+  for w in bootstrap[drawn][:, gene_of].astype(np.float64):
+    auc = {}
+    for name, s in scores.items():
+      pos, neg = labels == 1, labels == 0
+      above = (s[pos][:, None] > s[neg][None, :]) + 0.5 * (s[pos][:, None] == s[neg][None, :])
+      auc[name] = (w[pos][:, None] * w[neg][None, :] * above).sum() / (w[pos].sum() * w[neg].sum())
+    diffs.append(auc["model"] - auc["other"])
+  assert out["model"]["diff_se"]["other"]["auc"] == pytest.approx(np.std(diffs, ddof=1), rel=1e-4)
 
 
 def test_rows_sort_by_score_within_nodes_and_count_within_nodes():
@@ -528,8 +616,8 @@ def test_inputs_keep_their_values_in_the_models_precision(universe):
   values too small to be normal) of the float32 feature."""
   u, c = universe
   split = next(s for s in protocols.splits(u, c.protocols) if s.protocol == "temporal")
-  feats = features.Features(u, split.train, split.now, features.SequenceStats(u),
-                            c.prospective.recent)
+  feats = features.Features(u, split.train, split.now,
+                            features.SequenceStats(u).of_records(split.train), c.prospective.recent)
   x = feats.gather(*np.divmod(np.arange(u.shape[0] * u.shape[1]), u.shape[1]))
   got = stage.as_inputs(x)
   assert got.dtype == stage.INPUT_DTYPE and np.isfinite(got).all()
@@ -548,9 +636,10 @@ def test_catalogue_order_reads_the_accessions_and_ids_alone(universe, files):
           for n in u.records.mirnas]
   np.testing.assert_allclose(u.content.mirna_catalogued, want, rtol=1e-6)
   np.testing.assert_allclose(u.content.gene_catalogued, np.log10(u.records.entrez), rtol=1e-6)
-  stats = features.SequenceStats(u)
+  stats = features.SequenceStats(u).of_records(np.ones(len(u.records.pmid), bool))
   m, g = np.divmod(np.arange(u.shape[0] * u.shape[1]), u.shape[1])
-  scores = [record_baselines.scorers(features.Features(u, mask, 30_000_000, stats))[
+  scores = [record_baselines.scorers(features.Features(u, mask, 30_000_000, stats,
+                                                       c.prospective.recent))[
       "catalogue_order"](m, g) for mask in (np.ones(len(u.records.pmid), bool),
                                             np.zeros(len(u.records.pmid), bool))]
   np.testing.assert_array_equal(scores[0], scores[1])

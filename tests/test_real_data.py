@@ -90,6 +90,6 @@ def test_the_whole_universe_and_its_temporal_split(real_data_dir):
   # standardized by its near-zero spread it sends other pairs' scores anywhere
   from mirjax.prospective import features, stage
   c.prospective.windows = 1
-  x = stage.window_examples(u, split, features.SequenceStats(u), c.prospective,
-                            np.random.default_rng(0)).x
+  x = stage.window_examples(u, split, features.SequenceStats(u).of_records(split.train),
+                            c.prospective, np.random.default_rng(0)).x
   assert not [n for n, spread in zip(features.Features.names(), np.ptp(x, 0)) if spread == 0]

@@ -139,7 +139,9 @@ def splits(u: Universe, section) -> list[Split]:
   """Every split of the protocols in section `prospective` (protocols, folds, cuts, seed, ...)."""
   r = u.records
   recorded = keysets.unique(r.pair)
-  now = int(r.pmid.max()) + 1
+
+  def present(train):  # a split without a time cut is dated by its newest training record
+    return int(r.pmid[train].max()) + 1
   out = []
   for protocol in section.protocols:
     if protocol not in PROTOCOLS:
@@ -166,8 +168,8 @@ def splits(u: Universe, section) -> list[Split]:
           km, kg = _known(r, train, u.shape)
           new = node_fold == f
           mirnas, genes = (new, kg) if protocol == "cold_mirna" else (km, new)
-          out.append(_split(u, protocol, f, f"fold {f + 1}/{k}", train, now, ~train, mirnas,
-                            genes, **args))
+          out.append(_split(u, protocol, f, f"fold {f + 1}/{k}", train, present(train), ~train,
+                            mirnas, genes, **args))
         continue
       if protocol == "papers":
         papers, paper_of = np.unique(r.pmid, return_inverse=True)
@@ -181,6 +183,6 @@ def splits(u: Universe, section) -> list[Split]:
       for f in range(k):
         train = record_fold != f
         km, kg = _known(r, train, u.shape)
-        out.append(_split(u, protocol, f, f"fold {f + 1}/{k}", train, now, record_fold == f, km,
-                          kg, **args))
+        out.append(_split(u, protocol, f, f"fold {f + 1}/{k}", train, present(train),
+                          record_fold == f, km, kg, **args))
   return out

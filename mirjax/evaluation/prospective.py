@@ -147,12 +147,20 @@ def score_split(split: protocols.Split, scorers: dict, shape, recorded: np.ndarr
 
 def metrics_with_bootstrap(scored: Scored, references: tuple, n_boot: int, seed: int) -> dict:
   """{scorer: {metric: value}}, and for each scorer in `references` (the model's scores) the paired
-  gene-cluster bootstrap SE of its difference from every other scorer: `diff_se[other][metric]`."""
+  gene-cluster bootstrap SE of its difference from every other scorer: `diff_se[other][metric]`.
+  A resample that draws no positive or no negative (AUC, AUPR) or no ranked gene's positive (hit@20)
+  has no value and is left out of that SE (a subset of 3 positives on 2 genes loses e^-2 of them);
+  `_counts.degenerate_resamples` says how many."""
   draw = rng.generator(seed, "bootstrap", 99)
   clusters, index = np.unique(scored.gene_of, return_inverse=True)
   gene_w = np.concatenate([np.ones((1, len(clusters)), np.float32),  # row 0: the point value
                            draw.poisson(1.0, (n_boot, len(clusters))).astype(np.float32)])
   rank_w = gene_w[:, np.searchsorted(clusters, scored.ranked_genes)]
+  positives = np.bincount(index, scored.labels, minlength=len(clusters))
+  negatives = np.bincount(index, minlength=len(clusters)) - positives
+  defined = {"auc": (gene_w @ positives > 0) & (gene_w @ negatives > 0)}
+  defined["aupr"] = defined["auc"]
+  defined["hit@20"] = rank_w @ scored.positives > 0
   per = {}
   for name, s in scored.scores.items():
     order = np.argsort(-s, kind="stable")
@@ -166,9 +174,11 @@ def metrics_with_bootstrap(scored: Scored, references: tuple, n_boot: int, seed:
     out[name] = {m: float(values[m][0]) for m in METRICS}
     if name in references:
       out[name]["diff_se"] = {
-          other: {m: float(np.std(values[m][1:] - per[other][m][1:], ddof=1)) for m in METRICS}
+          other: {m: float(np.std((values[m] - per[other][m])[1:][defined[m][1:]], ddof=1))
+                  for m in METRICS}
           for other in per if other != name}
   out["_counts"] = {"positives": int(scored.labels.sum()),
                     "negatives": int((scored.labels == 0).sum()),
-                    "ranked_genes": int(len(scored.ranked_genes)), "bootstrap": n_boot}
+                    "ranked_genes": int(len(scored.ranked_genes)), "bootstrap": n_boot,
+                    "degenerate_resamples": int(n_boot - min(d[1:].sum() for d in defined.values()))}
   return out

@@ -46,12 +46,12 @@ def examples(u, splits, stats, protocols_section, section) -> tuple[list, list, 
                                                                      np.ndarray]:
   """(training rows of every split, their positives' input statistics, each replica's split and
   seed; replicas are split-major). A split's rows are drawn once (stream of protocols.seed) and
-  shared by its seeds' replicas."""
+  shared by its seeds' replicas; `stats`: each split's NodeStats."""
   out, references = [], []
-  for split in splits:
+  for split, split_stats in zip(splits, stats):
     draw = rng.generator(protocols_section.seed, "prospective_windows",
                          protocols.PROTOCOLS.index(split.protocol), split.index)
-    out.append(stage.window_examples(u, split, stats, section, draw))
+    out.append(stage.window_examples(u, split, split_stats, section, draw))
     references.append(shift.Reference.of(out[-1].x, out[-1].y))
     logging.info("model rows of %s %s: %d (%s)", split.protocol, split.label, len(out[-1].y),
                  "; ".join(f"{x['window']}: {x['strong']} strong, "
@@ -74,8 +74,10 @@ def write_splits(u: Universe, p, workdir: str, splits=None) -> dict:
 def run(u: Universe, p, section, train_section, workdir: str, t0: float, header) -> dict:
   """The `train` mode of a universe: sections `protocols` (p), `prospective` and `train`;
   `header()` writes config.json once the splits are built."""
-  stats = features.SequenceStats(u)
   splits = protocols.splits(u, p)
+  sequence_stats = features.SequenceStats(u)
+  stats = [sequence_stats.of_records(split.train) for split in splits]
+  del sequence_stats
   header()
   write_splits(u, p, workdir, splits)
   t_data = time.perf_counter() - t0
@@ -87,9 +89,9 @@ def run(u: Universe, p, section, train_section, workdir: str, t0: float, header)
   t_train = time.perf_counter() - t0 - t_data
   recorded = keysets.unique(u.records.pair)
 
-  def evaluate(split, replicas, reference):
+  def evaluate(split, split_stats, replicas, reference):
     t = time.perf_counter()
-    feats = features.Features(u, split.train, split.now, stats, section.recent)
+    feats = features.Features(u, split.train, split.now, split_stats, section.recent)
     input_shift = dict(zip(features.Features.names(), np.round(reference.shift(
         feats.gather(*np.divmod(split.positives, u.shape[1]))), 3).tolist()))
     model = ModelScorer(trained, replicas, feats)
@@ -108,7 +110,7 @@ def run(u: Universe, p, section, train_section, workdir: str, t0: float, header)
   # Splits are independent, and most of a split's work is single-threaded NumPy (sorts, gathers,
   # cumulative sums) that releases the GIL: `p.workers` threads evaluate that many splits at once.
   with concurrent.futures.ThreadPoolExecutor(p.workers) as pool:
-    per_split = list(pool.map(evaluate, splits, of_split, references))
+    per_split = list(pool.map(evaluate, splits, stats, of_split, references))
   metrics = report.metrics_table(per_split)
   with atomic.atomic_path(os.path.join(workdir, "metrics.csv")) as tmp:
     metrics.to_csv(tmp, index=False)

@@ -12,11 +12,14 @@ nearer end, the site score standardized within the gene and within the miRNA, Ta
 membership, and the degree products. A pair's own earlier records are no feature: every training
 row, window positive or negative, is a pair that no earlier record holds (such a column was constant
 in training and sent the scores of pairs with a non-functional record to +-400 log-odds).
-Counts enter relative to their mean at the present (`_log_relative`) and ages as quantiles among the
-present's known nodes (`_quantile`), so that windows read at earlier presents and the test share one
-scale. `gather(m, g)` builds [n, F] float32 rows for any pairs, so no dense 39 M x F array is ever
+Counts enter relative to their mean over the present's known nodes (`_log_relative`) and ages as
+quantiles among them (`_quantile`), so that windows read at earlier presents and the test share one
+scale; the sequences' node statistics (`NodeStats`) are taken over the nodes a split's training
+records know. `gather(m, g)` builds [n, F] float32 rows for any pairs, so no dense 39 M x F array is ever
 made.
 """
+
+import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -30,36 +33,69 @@ from mirjax.data.universe import Universe
 # inputs (site context, UTR A/U, seed G/C); 3: node counts as log shares of the present's total;
 # 4: node counts as log(1 + count / the present's mean count), 0 for a node with no record;
 # 5: node ages as quantiles among the present's known nodes; 6: 52 inputs (recent strong records);
-# 7: 54 inputs (when miRBase and NCBI catalogued the miRNA and the gene).
-INPUTS = 7
-INPUTS_CHANGE = "when miRBase catalogued the miRNA and NCBI the gene are two new inputs"
+# 7: 54 inputs (when miRBase and NCBI catalogued the miRNA and the gene); 8: every statistic over
+# nodes (count means, site-score standardization, site rates, family sizes, non-functional partners)
+# over the nodes the split's training records know, not over the universe's.
+INPUTS = 8
+INPUTS_CHANGE = ("node statistics are taken over the nodes known at the split's present, not over "
+                 "the whole table's")
 
 _NODE = ("deg", "deg_strong", "deg_clip", "deg_other", "papers", "papers_strong", "papers_clip",
          "recent_deg", "recent_clip_records", "recent_strong_records", "decayed_deg", "age_first",
          "age_last", "nonfunctional_deg")
 
 
+@dataclasses.dataclass(frozen=True)
+class NodeStats:
+  """What the sequences say of each node relative to the nodes known at a split's present (a
+  functional record in its training records): a site score standardized within a gene is measured
+  against the known miRNAs only, so that which nodes later papers add to the table (its universe)
+  moves no input of a split."""
+  gene_mean: np.ndarray  # float32 [n_gene]: mean site score over the known miRNAs with a seed
+  gene_std: np.ndarray
+  mirna_mean: np.ndarray  # float32 [n_mirna]: over the known genes with a UTR
+  mirna_std: np.ndarray
+  rate7: np.ndarray  # float32 [n_mirna]: share of the known genes' UTRs with a >=7mer site
+  rate6: np.ndarray  # ... with a 6mer site
+  family_size: np.ndarray  # int [n_mirna]: known miRNAs of its seed family, itself excluded
+  predicted: dict  # 'targetscan' / 'pita' -> dense bool [n_mirna, n_gene]
+
+
 class SequenceStats:
-  """What the sequences say, computed once per universe: every split's features share it."""
+  """The sequences' per-pair site scores, computed once per universe; `of_records(mask)` gives the
+  NodeStats of the nodes that records[mask] know, once per split (its windows share them)."""
 
   def __init__(self, u: Universe):
     c = u.content
-    self.shape = u.shape
-    score = site_score(c.sites)
-    utr = c.utr_length > 0
-    self.gene_mean = score[c.has_seed].mean(0)  # per gene, over miRNAs with a seed
-    self.gene_std = score[c.has_seed].std(0) + 1e-3
-    self.mirna_mean = score[:, utr].mean(1)  # per miRNA, over genes with a UTR
-    self.mirna_std = score[:, utr].std(1) + 1e-3
-    self.rate7 = c.sites[:, utr, :3].any(-1).mean(1)  # share of UTRs with a >=7mer site
-    self.rate6 = c.sites[:, utr, 3].mean(1)
-    del score
-    fam = c.seed_family
-    self.family_size = np.where(fam >= 0, np.bincount(fam[fam >= 0], minlength=fam.max() + 1)[
-        np.maximum(fam, 0)] - 1, 0)
+    self.u = u
+    self.score = site_score(c.sites)  # float32 [n_mirna, n_gene]
+    self.seven = c.sites[..., :3].any(-1)  # bool [n_mirna, n_gene]: a >=7mer site
     # Dense bool [n_mirna, n_gene] (39 MB each on the whole table): a pair's membership is one
     # lookup, where a search in the sorted pair keys cost predict 19 s over 39 M pairs.
     self.predicted = {k: v.toarray().astype(bool, copy=False) for k, v in c.predicted.items()}
+
+  def of_records(self, mask: np.ndarray) -> NodeStats:
+    """Means over a node set as one matrix-vector product each (a subset's copy of the 156 MB score
+    matrix took ten times as long)."""
+    r, c = self.u.records, self.u.content
+    f = mask & r.functional
+    known_m = np.bincount(r.mirna[f], minlength=self.u.shape[0]) > 0
+    known_g = np.bincount(r.gene[f], minlength=self.u.shape[1]) > 0
+
+    def mean_sd(over: np.ndarray, axis: int):
+      w = over.astype(np.float32) / max(int(over.sum()), 1)
+      mean = w @ self.score if axis == 0 else self.score @ w
+      square = w @ np.square(self.score) if axis == 0 else np.square(self.score) @ w
+      return mean, np.sqrt(np.maximum(square - mean * mean, 0.0)) + np.float32(1e-3)
+    gene_mean, gene_std = mean_sd(known_m & c.has_seed, 0)
+    utr = known_g & (c.utr_length > 0)
+    mirna_mean, mirna_std = mean_sd(utr, 1)
+    w = utr.astype(np.float32) / max(int(utr.sum()), 1)
+    fam = c.seed_family
+    members = np.bincount(fam[(fam >= 0) & known_m], minlength=fam.max() + 1)
+    family_size = np.where(fam >= 0, members[np.maximum(fam, 0)] - known_m, 0)
+    return NodeStats(gene_mean, gene_std, mirna_mean, mirna_std, self.seven @ w,
+                     c.sites[..., 3] @ w, family_size, self.predicted)
 
 
 def site_score(sites: np.ndarray) -> np.ndarray:
@@ -67,14 +103,14 @@ def site_score(sites: np.ndarray) -> np.ndarray:
   return sites.astype(np.float32) @ SITE_WEIGHTS
 
 
-def _log_relative(count: np.ndarray) -> np.ndarray:
-  """log(1 + count / the side's mean count), per node: a node's count relative to the table at the
-  present. Cumulative counts grow with the table, and the model's windows read it at earlier
+def _log_relative(count: np.ndarray, known: np.ndarray) -> np.ndarray:
+  """log(1 + count / the side's mean count over its known nodes), per node: a node's count relative
+  to the table at the present. Cumulative counts grow with the table, and the model's windows read it at earlier
   presents than its test does (their positives' paper counts lay 1-3 SD below the test positives':
   docs/reports/prospective.md), so raw counts drift between training and test. A node with no record
   reads 0 whatever the table's size, as a cold split's new nodes do in its windows and its test alike
   (log(1 + count) - log(total) put them at -log(total), which differs between the two)."""
-  return np.log1p(count * (len(count) / max(float(count.sum()), 1.0)))
+  return np.log1p(count * (max(int(known.sum()), 1) / max(float(count.sum()), 1.0)))
 
 
 def _quantile(age: np.ndarray, known: np.ndarray, unknown: float) -> np.ndarray:
@@ -88,10 +124,11 @@ def _quantile(age: np.ndarray, known: np.ndarray, unknown: float) -> np.ndarray:
 
 
 class Features:
-  """Node and pair features from records[mask] as they stood at PMID `now`."""
+  """Node and pair features from records[mask] as they stood at PMID `now`. Every statistic over
+  nodes runs over the nodes known then (a functional record in records[mask]), never over the
+  universe, whose node set the whole table, later papers included, decides."""
 
-  def __init__(self, u: Universe, mask: np.ndarray, now: int, stats: SequenceStats,
-               recent: int = 2_000_000):
+  def __init__(self, u: Universe, mask: np.ndarray, now: int, stats: NodeStats, recent: int):
     r = u.records.select(mask)
     self.u, self.stats, self.now = u, stats, now
     n_m, n_g = u.shape
@@ -111,6 +148,11 @@ class Features:
     fp = pairs["f"].to_numpy()
     first = pairs["first"].to_numpy()
     age = (now - first[fp]) / recent
+    known_m = np.bincount(pm[fp], minlength=n_m) > 0
+    known_g = np.bincount(pg[fp], minlength=n_g) > 0
+    # Non-functional records count between known nodes only: the universe keeps a record of a node
+    # that had no functional one yet because a later paper gave it one.
+    nonfunctional = ~fp & known_m[pm] & known_g[pg]
 
     def node(pair_side, record_side, n):
       def count(select, weights=None):
@@ -130,7 +172,7 @@ class Features:
            "recent_deg": count(fp & (first >= now - recent)),
            "recent_clip_records": recent_records(mirtarbase.CLIP),
            "recent_strong_records": recent_records(mirtarbase.STRONG),
-           "nonfunctional_deg": count(~fp)}
+           "nonfunctional_deg": count(nonfunctional)}
       v["decayed_deg"] = np.bincount(pair_side[fp], np.exp(-age), minlength=n).astype(np.float32)
       last, start = np.zeros(n, np.int64), np.full(n, now, np.int64)
       np.maximum.at(last, record_side[f], r.pmid[f])
@@ -145,11 +187,12 @@ class Features:
     fam_deg = np.bincount(fam[fam >= 0], self.mirna["deg"][fam >= 0], minlength=fam.max() + 1)
     self.mirna["family_deg"] = np.where(fam >= 0, fam_deg[np.maximum(fam, 0)] - self.mirna["deg"],
                                         0).astype(np.float32)
-    self.known_mirna, self.known_gene = self.mirna["deg"] > 0, self.gene["deg"] > 0
+    self.known_mirna, self.known_gene = known_m, known_g
     # Each node's inputs, computed once per node rather than once per gathered pair (the log of
     # every count column cost the evaluation's gathers of millions of pairs a tenth of their time).
-    self._inputs = [{k: v if k.startswith("age") else _log_relative(v) for k, v in side.items()}
-                    for side in (self.mirna, self.gene)]
+    self._inputs = [{k: v if k.startswith("age") else _log_relative(v, known)
+                     for k, v in side.items()}
+                    for side, known in ((self.mirna, known_m), (self.gene, known_g))]
 
   @staticmethod
   def names() -> list[str]:

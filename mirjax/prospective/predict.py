@@ -60,8 +60,8 @@ def run(u: universe_lib.Universe, section, train_section, top: int, rows_seed: i
   """The `predict` mode of a universe: sections `prospective` and `train`; `top` candidates per
   node in the top lists (predict.top); the training rows drawn from stream `rows_seed`
   (protocols.seed), shared by every seed's replica as in the splits."""
-  stats = features.SequenceStats(u)
   everything = protocols.everything(u)
+  stats = features.SequenceStats(u).of_records(everything.train)
   rows = [stage.window_examples(u, everything, stats, section,
                                 rng.generator(rows_seed, "prospective_windows", 0, 99))]
   store = loop.Store.of_workdir(workdir, train_section).grouped(FINAL)
@@ -153,7 +153,7 @@ def position_in_run(sorted_node: np.ndarray) -> np.ndarray:
   return (np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n])) + 1).astype(np.int32)
 
 
-def _table(u, stats: features.SequenceStats, pairs, shape, score, strong, reasons,
+def _table(u, stats: features.NodeStats, pairs, shape, score, strong, reasons,
            names) -> tuple[pd.DataFrame, np.ndarray]:
   """Every pair's row, sorted by gene then rank, and the order that sorts the rows by miRNA then
   rank (for the by-miRNA copy). `pairs` and the per-pair arrays are miRNA-major over `shape` (the

@@ -118,10 +118,11 @@ def inner_windows(u: Universe, split: protocols.Split, section, draw: np.random.
              cut, None)
 
 
-def window_examples(u: Universe, split: protocols.Split, stats: features.SequenceStats,
+def window_examples(u: Universe, split: protocols.Split, stats: features.NodeStats,
                     section, draw: np.random.Generator) -> Examples:
   """The stacked inner-window rows of one split (section `prospective`: windows, window,
-  shaped_windows, negatives_ratio, max_positives, recent)."""
+  shaped_windows, negatives_ratio, max_positives, recent); `stats` of the split's training records
+  (every window reads the split's, so windows and test share one scale)."""
   r = u.records
   trained_on = keysets.unique(r.pair[split.train])
   xs, ys, report = [], [], []
@@ -160,10 +161,15 @@ def _gene_matched(positives: np.ndarray, n: int, mirnas: np.ndarray, shape, reco
   that differ from a positive only in the miRNA, so the model learns to rank within a gene."""
   rows = np.flatnonzero(mirnas)
   out = np.zeros(0, np.int64)
-  while len(out) < n and len(positives):
+  for _ in range(50):  # as protocols.never_recorded: a gene with every known miRNA recorded ends it
+    if len(out) >= n or not len(positives):
+      break
     genes = positives[draw.integers(0, len(positives), 2 * (n - len(out)))] % shape[1]
     keys = rows[draw.integers(0, len(rows), len(genes))] * shape[1] + genes
     out = keysets.union(out, keys[~keysets.is_member(keys, recorded)])
+  if len(out) < n:
+    raise ConfigError(f"only {len(out)} gene-matched negatives for {n}: every known miRNA of the "
+                      "window's positive genes is recorded; lower prospective.matched_negatives.")
   return draw.permutation(out)[:n]
 
 
