@@ -5,6 +5,7 @@ differs. Configs are locked after loading, so a misspelt `--config.x.y=` overrid
 """
 
 import copy
+import difflib
 import os
 
 import ml_collections
@@ -255,8 +256,9 @@ def quick_budget(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict
 
 # Fields (or, ending in '.', groups) that change how a run executes or what is done after training,
 # not what training computes: a workdir's checkpoints may be reused with other values of these.
-EXECUTION_FIELDS = ("data.dir", "data.fetch", "train.", "lstm.fused_backward", "predict.",
-                    "protocols.ranking_genes", "protocols.bootstrap")
+EXECUTION_FIELDS = ("data.dir", "data.fetch", "data.verify_checksums", "train.",
+                    "lstm.fused_backward", "predict.", "protocols.ranking_genes",
+                    "protocols.bootstrap", "protocols.workers")
 
 
 def training_differences(recorded: dict, config: ml_collections.ConfigDict) -> list[str]:
@@ -290,9 +292,26 @@ def _require(ok: bool, field: str, value, why: str) -> None:
     raise ConfigError(f"config.{field}={value!r}: {why}")
 
 
+def check_fields(config: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError for a field that default_config() lacks (a misspelling in a config file:
+  `--config.x=` overrides are checked by ml_collections, but a file may set any name) or lacks
+  itself: it would be recorded and silently ignored."""
+  known, got = flatten(default_config().to_dict()), flatten(config.to_dict())
+  for field in sorted(set(got) - set(known)):
+    close = difflib.get_close_matches(field, known, n=1)
+    raise ConfigError(f"config.{field} is no field of mirjax's config"
+                      + (f"; did you mean {close[0]}?" if close else ".")
+                      + " Every field and its default is in mirjax/config.py.")
+  missing = sorted(set(known) - set(got))
+  if missing:
+    raise ConfigError(f"the config lacks config.{missing[0]}: build config files on "
+                      "mirjax.config.default_config(), as configs/*.py do.")
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
-  """Raises ConfigError for the first out-of-range or inconsistent field."""
+  """Raises ConfigError for the first unknown, out-of-range or inconsistent field."""
   from mirjax import placement  # here: loading a config file must not import JAX (fast queries)
+  check_fields(config)
   d = config.data
   _require(d.source in DATA_SOURCES, "data.source", d.source, f"choose one of {DATA_SOURCES}.")
   _require(d.metric in negatives.METRICS, "data.metric", d.metric,

@@ -20,6 +20,7 @@ import time
 
 import ml_collections
 import numpy as np
+import pandas as pd
 from absl import logging
 
 from mirjax import atomic, cluster, console, family, placement, plots, ranking, report, sweep
@@ -129,7 +130,9 @@ def _check(config: ml_collections.ConfigDict, workdir: str, mode: str) -> None:
   if sweep.is_sweep(config) and mode != "train":
     raise ConfigError(f"--mode={mode} works on a single run; this config is a sweep "
                       "(config.sweep), which only trains and reports.")
-  workdir_lib.check_path(workdir, must_exist=mode in ("predict", "query"))
+  # a universe's predict fits its own model; the grid's restores the fold models of a train run
+  workdir_lib.check_path(workdir, must_exist=mode == "query" or (
+      mode == "predict" and not config.protocols.universe))
 
 
 def _disk_full_is_one_error(run_mode):
@@ -167,8 +170,9 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
   if mode == "query" and config.protocols.universe:  # reads the predictions only: no JAX, no lock
     return universe_query.run(config, workdir, query, fmt)
   if mode == "query":
+    ranking.check_format(fmt)
     workdir_lib.check_config(workdir, config)
-    return _query(config, workdir, query, processes)
+    return _query(config, workdir, query, processes, fmt)
   fam = _start_jax(config.train.cpu_devices, processes, {**config.to_dict(), "mode": mode},
                    family.of(config))
   with workdir_lib.lock(workdir, mode):  # first, so a busy workdir is refused naming its holder
@@ -190,8 +194,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
     final = family.whole_member(config, ds) if config.predict.final_model else None
     table = predict_lib.predict_grid(ds, fam.restore(replicas.members, replicas.store), workdir,
                                      fam, final, replicas.store)
-    top = ranking.answer(table, query)
-    print(f"{query.describe()} ({workdir}):\n{ranking.format_table(top)}")
+    ranking.print_answer(f"{query.describe()} ({workdir})", ranking.answer(table, query), fmt)
     return table
 
 
@@ -203,6 +206,9 @@ def _prospective(config, workdir: str, mode: str, query: ranking.Query, fmt: str
                              prospective_features.INPUTS_CHANGE)
   u = universe_lib.build(config.protocols.universe, config.data)
   if mode == "predict":
+    recorded = workdir_lib.recorded(workdir)
+    if recorded is None or recorded.get("mode") == "dataset":  # what its model was fit with
+      workdir_lib.write_header(config, workdir, mode, prospective_features.INPUTS)
     table = prospective_predict.run(u, config.prospective, config.train, config.predict.top,
                                     config.protocols.seed, workdir, t0)
     if query.gene or query.mirna:
@@ -228,16 +234,19 @@ def _start_jax(cpu_devices: int, processes: cluster.Cluster, resolved: dict, fam
 
 
 def _query(config: ml_collections.ConfigDict, workdir: str, query: ranking.Query,
-           processes: cluster.Cluster):
+           processes: cluster.Cluster, fmt: str):
   """Answers a query from the scored grid; reads the workdir, never writes to it."""
   if not (query.mirna and query.gene):
     rows = ranking.answer(predict_lib.read_grid(workdir), query)  # no JAX needed
-    print(f"{query.describe()} ({workdir}):\n{ranking.format_table(rows)}")
+    ranking.print_answer(f"{query.describe()} ({workdir})", rows, fmt)
     return rows
   fam = _start_jax(config.train.cpu_devices, processes, {**config.to_dict(), "mode": "query"},
                    family.of(config))
   ds = dataset_lib.build_dataset(config.data)
   answer = _pair_answer(_Replicas.of(config, fam, ds, workdir), workdir, query)
+  if fmt != "table":
+    ranking.print_answer(query.describe(), pd.DataFrame([answer]), fmt)
+    return answer
   print(f"pair {answer['mirna']} – {answer['gene']}: score {answer['score']:.4f} ± "
         f"{answer['score_std']:.4f} (folds: {', '.join(f'{s:.4f}' for s in answer['fold_scores'])})"
         f", rank {answer['rank']:,} of {answer['n_pairs']:,}, status {answer['status']}")

@@ -15,8 +15,9 @@ from mirjax import atomic, plots
 from mirjax.data import dataset as dataset_lib
 from mirjax.errors import MirjaxError
 from mirjax.evaluation import metrics
+from mirjax.prospective import files
 
-PREDICTIONS_DIR = "predictions"
+PREDICTIONS_DIR = files.DIR
 GRID_FILE = "all_pairs.csv"
 
 
@@ -71,4 +72,14 @@ def read_grid(workdir: str) -> pd.DataFrame:
   if not os.path.exists(path):
     raise MirjaxError(f"{path} does not exist: run --mode=predict with the same --config and "
                       "--workdir first.")
-  return pd.read_csv(path)
+  try:
+    table = pd.read_csv(path)
+    pairs = table["mirna"].nunique() * table["gene"].nunique()
+    whole = len(table) == pairs and table["rank"].notna().all()
+  except (OSError, ValueError, KeyError) as e:  # pandas' ParserError is a ValueError
+    raise MirjaxError(f"{path} cannot be read ({type(e).__name__}: {e}); run --mode=predict "
+                      "again.") from None
+  if not whole:  # predict writes it atomically: a partial copy, or a damaged disk
+    raise MirjaxError(f"{path} holds {len(table):,} rows, not every pair of its miRNAs and genes "
+                      f"({pairs:,}): it is damaged; run --mode=predict again.")
+  return table

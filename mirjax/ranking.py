@@ -6,6 +6,7 @@ so queries need no JAX and answer in well under a second.
 
 import dataclasses
 import difflib
+import json
 import re
 
 import pandas as pd
@@ -42,8 +43,34 @@ def answer(grid: pd.DataFrame, query: Query) -> pd.DataFrame:
   return _top(grid, query.top, query.include_known)
 
 
+FORMATS = ("table", "csv", "json")  # how --mode=query prints its answer
+
+
 def format_table(df: pd.DataFrame) -> str:
   return df.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+
+
+def check_format(fmt: str) -> None:
+  if fmt not in FORMATS:
+    raise MirjaxError(f"--format={fmt!r}: choose one of {FORMATS}.")
+
+
+def print_answer(title: str, rows: pd.DataFrame, fmt: str,
+                 records: pd.DataFrame | None = None) -> None:
+  """Prints a query's rows, and the records of the known pairs among them, as tables under `title`
+  for a reader, or as CSV (the rows) or JSON (both) for a program."""
+  check_format(fmt)
+  if fmt == "csv":
+    print(rows.to_csv(index=False, float_format="%.6g"), end="")
+  elif fmt == "json":
+    out = {"rows": json.loads(rows.to_json(orient="records"))}  # a missing value is null, not NaN
+    if records is not None:
+      out["records"] = json.loads(records.to_json(orient="records"))
+    print(json.dumps(out, indent=1))
+  else:
+    print(f"{title}:\n{format_table(rows)}")
+    if records is not None:
+      print(f"\nrecords of the known pairs above:\n{format_table(records)}")
 
 
 class UnknownNameError(MirjaxError, KeyError):
@@ -73,8 +100,10 @@ def resolve_name(name: str, valid, kind: str, where: str = GRID, aliases: dict |
   if len(prefixed) > 1:
     raise UnknownNameError(f"{kind} {name!r} is ambiguous in {where}: {', '.join(prefixed)}; give "
                            "its species prefix.")
-  if aliases and name in aliases:
-    return aliases[name]
+  if aliases is not None and name.isdigit():  # an ID is matched exactly, never by similarity
+    if name in aliases:
+      return aliases[name]
+    raise UnknownNameError(f"no {kind} of {where} has the ID {name}.")
   contains = [v for v in valid if name.lower() in v.lower()]
   close = difflib.get_close_matches(name, valid, n=8, cutoff=0.0)  # always the 8 most similar
   suggestions = list(dict.fromkeys(contains[:3] + close))[:8]

@@ -79,3 +79,49 @@ def test_the_log_filter_keeps_mirjax_lines_wherever_the_checkout_lives(tmp_path)
   assert not keep(record(clone_venv))
   assert keep(record(clone_venv, logging.WARNING, "a real warning"))
   assert not keep(record(clone_venv, logging.WARNING, "Given directory is read only=/w"))
+
+
+def _config_file(tmp_path, body: str) -> str:
+  path = tmp_path / "my_config.py"
+  path.write_text("from mirjax.config import default_config\n\n\ndef get_config():\n"
+                  "  c = default_config()\n" + body + "  return c\n")
+  return str(path)
+
+
+def test_a_config_files_mistakes_are_one_line(tmp_path):
+  """A misspelt field set in a config file (not as an override) would be recorded and ignored; a
+  wrong type, a syntax error or no get_config() would end in a traceback: each is one line."""
+  cases = {"  c.classifier.epoch = 50\n": "config.classifier.epoch is no field of mirjax's config; "
+                                           "did you mean classifier.epochs?",
+           "  c.classifier.epochs = '4'\n": "cannot be loaded: line 6: TypeError",
+           "  c.classifier.epochs = (\n": "cannot be loaded: line 6"}
+  for body, want in cases.items():
+    p = launch(f"--config={_config_file(tmp_path, body)}", f"--workdir={tmp_path / 'w'}",
+               "--mode=dataset")
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode != 0 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    assert len(lines) == 1 and lines[0].startswith("error: --config=") and want in lines[0], lines
+  (tmp_path / "none.py").write_text("x = 1\n")
+  p = launch(f"--config={tmp_path / 'none.py'}", f"--workdir={tmp_path / 'w'}")
+  assert p.returncode != 0 and "defines no get_config()" in p.stderr and "Traceback" not in p.stderr
+  assert not (tmp_path / "w").exists()
+
+
+def test_a_question_without_query_mode_is_refused(tmp_path):
+  """--gene without --mode=query would train (or re-evaluate) and rewrite a finished workdir."""
+  p = launch("--config=configs/tiny.py", f"--workdir={tmp_path / 'w'}", "--gene=GENE22",
+             "--top=3")
+  assert p.returncode != 0 and "Traceback" not in p.stderr
+  assert "--gene --top ask a question" in p.stderr and "--mode=query" in p.stderr
+  assert not (tmp_path / "w").exists()
+
+
+def test_execution_fields_do_not_change_the_recorded_run():
+  """Fewer evaluation threads, or checksums off, compute the same models: not a different run."""
+  from mirjax import config as config_lib
+  recorded = config_lib.default_config()
+  changed = config_lib.override(recorded, {"protocols.workers": 1,
+                                           "data.verify_checksums": False})
+  assert config_lib.training_differences(recorded.to_dict(), changed) == []
+  assert config_lib.training_differences(
+      recorded.to_dict(), config_lib.override(recorded, {"protocols.seed": 1})) != []

@@ -1,6 +1,9 @@
 """Scoring the whole grid and ranking it: planted pairs on top, consistent ranks, name lookups."""
 
+import io
+import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -88,6 +91,26 @@ def test_grid_path_equals_single_pair_path(run, capsys):
   assert "rank" in capsys.readouterr().out
 
 
+def test_grid_queries_print_every_format(run, capsys, tmp_path):
+  """--format reaches the grid's queries too; a damaged (partly copied) table is one error."""
+  config, workdir, _, table = run
+  rows = experiment.run(config, workdir, "query", ranking.Query(mirna="hsa-miR-syn-3", top=4),
+                        fmt="json")
+  printed = json.loads(capsys.readouterr().out)["rows"]
+  assert [r["gene"] for r in printed] == list(rows["gene"]) and len(printed) == 4
+  experiment.run(config, workdir, "query", ranking.Query(gene="GENE7", top=3), fmt="csv")
+  assert list(pd.read_csv(io.StringIO(capsys.readouterr().out))["mirna"]) == list(
+      ranking.top_mirnas_for_gene(table, "GENE7", 3)["mirna"])
+  with pytest.raises(MirjaxError, match="choose one of"):
+    experiment.run(config, workdir, "query", ranking.Query(gene="GENE7"), fmt="xml")
+  damaged = tmp_path / "w"
+  shutil.copytree(workdir, damaged)
+  path = damaged / "predictions" / "all_pairs.csv"
+  path.write_text("".join(path.read_text().splitlines(keepends=True)[:500]))
+  with pytest.raises(MirjaxError, match="holds 499 rows, not every pair"):
+    experiment.run(config, str(damaged), "query", ranking.Query(gene="GENE7"))
+
+
 def test_lookups_by_name(run):
   _, _, _, table = run
   genes = ranking.top_genes_for_mirna(table, "HSA-MIR-SYN-3", 5)  # case-insensitive
@@ -111,8 +134,9 @@ def test_names_resolve_without_species_prefix_or_by_alias():
   with pytest.raises(ranking.UnknownNameError, match="'A' is not in"):  # HLA is no species
     ranking.resolve_name("A", valid, "gene")
   assert ranking.resolve_name(" 7157", valid, "gene", aliases={"7157": "TP53"}) == "TP53"
-  with pytest.raises(ranking.UnknownNameError, match="'7158' is not in"):
+  with pytest.raises(ranking.UnknownNameError, match="no gene of .* has the ID 7158") as e:
     ranking.resolve_name("7158", valid, "gene", aliases={"7157": "TP53"})
+  assert "Closest" not in str(e.value)  # an ID has no near misses worth naming
 
 
 def test_query_from_the_command_line(run):

@@ -393,6 +393,18 @@ def test_train_predict_query_end_to_end(files, tmp_path):
   entrez = nodes["entrez"][nodes["genes"].index(gene)]
   by_id = _launch(files, w, "--mode=query", f"--gene={entrez}", "--top=5", "--include_known")
   assert by_id.returncode == 0 and by_id.stdout == p.stdout, by_id.stderr[-2000:]
+  damaged = tmp_path / "damaged"  # a partial copy: one line that says to predict again
+  shutil.copytree(w, damaged)
+  for name in ("nodes.json", "all_pairs.parquet"):
+    path = damaged / "predictions" / name
+    path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+    p = _launch(files, damaged, "--mode=query", f"--gene={gene}")
+    assert p.returncode != 0 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    assert f"{name} cannot be read" in p.stderr and "run --mode=predict again" in p.stderr
+    (damaged / "predictions" / "nodes.json").write_bytes(
+        (w / "predictions" / "nodes.json").read_bytes())
+  p = _launch(files, w, "--mode=query", "--gene=999999999")
+  assert p.returncode != 0 and "no gene of this universe" in p.stderr and "has the ID" in p.stderr
   (w / "predictions" / "nodes.json").write_text(json.dumps({"mirnas": nodes["mirnas"],
                                                             "genes": nodes["genes"]}))
   old = _launch(files, w, "--mode=query", f"--gene={entrez}")  # as an older predict wrote it
@@ -410,6 +422,10 @@ def test_train_predict_query_end_to_end(files, tmp_path):
   assert p.returncode != 0 and "gene 'TP53' is not in the grid" not in p.stderr
   assert "error: gene 'TP53' is not" in p.stderr and "Traceback" not in p.stderr
   assert time.time() - t < 120
+  p = _launch(files, tmp_path / "predict_only", "--mode=predict")  # fits its own model: recorded
+  assert p.returncode == 0, p.stderr[-3000:]
+  header = json.loads((tmp_path / "predict_only" / "config.json").read_text())
+  assert header["mode"] == "predict" and header["model_inputs"] == features.INPUTS
   header = json.loads((w / "config.json").read_text())  # as a run of older inputs recorded it
   (w / "config.json").write_text(json.dumps({**header, "model_inputs": features.INPUTS - 1}))
   p = _launch(files, w, "--mode=predict")

@@ -13,6 +13,7 @@ import json
 import os
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mirjax import ranking
@@ -20,13 +21,18 @@ from mirjax import workdir as workdir_lib
 from mirjax.errors import MirjaxError
 from mirjax.prospective import files
 
-FORMATS = ("table", "csv", "json")
+def _damaged(path: str, e: Exception) -> MirjaxError:
+  return MirjaxError(f"{path} cannot be read ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+                     "run --mode=predict again.")
 
 
 def _rows(path: str, by: str, **equal) -> pd.DataFrame:
   """The rows whose columns equal `equal`, sorted by `by`: a file sorted by the filtered column is
   read only in the row groups whose statistics admit the name."""
-  table = pq.read_table(path, filters=[(column, "==", value) for column, value in equal.items()])
+  try:
+    table = pq.read_table(path, filters=[(column, "==", value) for column, value in equal.items()])
+  except (OSError, pa.ArrowException) as e:  # predict writes atomically: a copy broke, or a disk
+    raise _damaged(path, e) from None
   return table.to_pandas().sort_values(by).reset_index(drop=True)
 
 
@@ -44,8 +50,11 @@ def answer(workdir: str, query: ranking.Query) -> tuple[pd.DataFrame, pd.DataFra
   if not os.path.exists(nodes_path):
     raise MirjaxError(f"{nodes_path} does not exist: run --mode=predict with the same --config "
                       "and --workdir first.")
-  with open(nodes_path, encoding="utf-8") as f:
-    nodes = json.load(f)
+  try:
+    with open(nodes_path, encoding="utf-8") as f:
+      nodes = json.load(f)
+  except (OSError, json.JSONDecodeError) as e:
+    raise _damaged(nodes_path, e) from None
   names, where = {}, "this universe (every miRNA and gene with a functional miRTarBase record)"
   if query.gene:
     ids = nodes.get("entrez", [])
@@ -77,20 +86,9 @@ def answer(workdir: str, query: ranking.Query) -> tuple[pd.DataFrame, pd.DataFra
 
 def run(config, workdir: str, query: ranking.Query, fmt: str = "table") -> pd.DataFrame:
   """Checks the workdir's recorded config, answers, prints in `fmt`; returns the rows."""
-  if fmt not in FORMATS:
-    raise MirjaxError(f"--format={fmt!r}: choose one of {FORMATS}.")
+  ranking.check_format(fmt)
   workdir_lib.check_path(workdir, must_exist=True)
   workdir_lib.check_config(workdir, config)
   rows, records, query = answer(workdir, query)
-  if fmt == "csv":
-    print(rows.to_csv(index=False, float_format="%.6g"), end="")
-  elif fmt == "json":
-    out = {"rows": json.loads(rows.to_json(orient="records"))}  # a missing value is null, not NaN
-    if records is not None:
-      out["records"] = json.loads(records.to_json(orient="records"))
-    print(json.dumps(out, indent=1))
-  else:
-    print(f"{query.describe()} ({workdir}):\n{ranking.format_table(rows)}")
-    if records is not None:
-      print(f"\nrecords of the known pairs above:\n{ranking.format_table(records)}")
+  ranking.print_answer(f"{query.describe()} ({workdir})", rows, fmt, records)
   return rows
