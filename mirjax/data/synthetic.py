@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mirjax import atomic
-from mirjax.data import tables
+from mirjax.data import sources, tables
 
 NONFUNCTIONAL_FRACTION = 0.05  # of planted interactions, recorded only as "Non-Functional MTI"
 
@@ -88,9 +88,8 @@ def _embedding_frame(table: tables.EmbeddingTable) -> pd.DataFrame:
 def write_raw_files(directory: str, **kwargs) -> dict[str, str]:
   """Writes synthetic tables under the real inputs' file names; returns {source key: path}."""
   mirnas, genes, mti, *_ = make_tables(**kwargs)
-  paths = {"mirna_embeddings": os.path.join(directory, "SG128_383_miRNA.csv"),
-           "gene_embeddings": os.path.join(directory, "SG128_317_gene.csv"),
-           "mirtarbase": os.path.join(directory, "hsa_MTI.csv")}
+  paths = {key: os.path.join(directory, sources.SOURCES[key].filename)
+           for key in ("mirna_embeddings", "gene_embeddings", "mirtarbase")}
   for key, frame in (("mirna_embeddings", _embedding_frame(mirnas)),
                      ("gene_embeddings", _embedding_frame(genes)), ("mirtarbase", mti)):
     with atomic.atomic_path(paths[key]) as tmp:

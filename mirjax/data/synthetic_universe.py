@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mirjax import atomic
+from mirjax.data import sources
 
 _COMPLEMENT = str.maketrans("ACGT", "TGCA")
 
@@ -64,9 +65,8 @@ def write_files(directory: str, *, n_mirna: int = 40, n_gene: int = 150, n_stron
                       "Target Gene (Entrez Gene ID)": df["gene"] + 1,
                       "Species (Target Gene)": "Homo sapiens", "Experiments": df["experiments"],
                       "Support Type": df["support"], "References (PMID)": df["pmid"]})
-  paths = {key: os.path.join(directory, name) for key, name in (
-      ("mirtarbase", "hsa_MTI.csv"), ("mirbase_mature", "mature.fa.gz"),
-      ("utr3", "p3utrSeqs_Homo_sapiens.csv.gz"), ("target_predictions", "target_predictions.tar.gz"))}
+  paths = {key: os.path.join(directory, sources.SOURCES[key].filename)
+           for key in ("mirtarbase", "mirbase_mature", "utr3", "target_predictions")}
   with atomic.atomic_path(paths["mirtarbase"]) as tmp:
     mti.to_csv(tmp, index=False)
   with atomic.atomic_path(paths["mirbase_mature"]) as tmp, gzip.open(tmp, "wt") as f:

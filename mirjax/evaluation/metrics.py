@@ -4,25 +4,12 @@ Computed on the host once per fold after training; exactness matters more than s
 """
 
 import numpy as np
+import scipy.stats
 
 
 def probability(log_odds) -> np.ndarray:
   """P(association) from log-odds, in float64 (saturates at 1 only beyond log-odds ~37)."""
   return 1.0 / (1.0 + np.exp(-np.asarray(log_odds, np.float64)))
-
-
-def _average_ranks(x: np.ndarray) -> np.ndarray:
-  """1-based ranks with ties given their average rank."""
-  order = np.argsort(x, kind="mergesort")
-  sorted_x = x[order]
-  # Start/end of each run of equal values.
-  boundaries = np.flatnonzero(np.diff(sorted_x)) + 1
-  starts = np.concatenate([[0], boundaries])
-  ends = np.concatenate([boundaries, [x.size]])
-  avg = (starts + ends + 1) / 2.0  # mean of 1-based positions start+1..end
-  ranks = np.empty(x.size)
-  ranks[order] = np.repeat(avg, ends - starts)
-  return ranks
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -31,7 +18,7 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
   n_pos, n_neg = labels.sum(), (~labels).sum()
   if n_pos == 0 or n_neg == 0:
     raise ValueError("ROC AUC needs at least one positive and one negative.")
-  ranks = _average_ranks(np.asarray(scores, np.float64))
+  ranks = scipy.stats.rankdata(np.asarray(scores, np.float64))  # ties: their average rank
   return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 

@@ -21,8 +21,9 @@ from mirjax import rng
 from mirjax.data import keysets, protocols
 
 SUBSETS = ("all", "strong", "clip")
-METRICS = ("auc", "aupr", "hit@20")
 K = 20
+HIT = f"hit@{K}"
+METRICS = ("auc", "aupr", HIT)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,7 +161,7 @@ def metrics_with_bootstrap(scored: Scored, references: tuple, n_boot: int, seed:
   negatives = np.bincount(index, minlength=len(clusters)) - positives
   defined = {"auc": (gene_w @ positives > 0) & (gene_w @ negatives > 0)}
   defined["aupr"] = defined["auc"]
-  defined["hit@20"] = rank_w @ scored.positives > 0
+  defined[HIT] = rank_w @ scored.positives > 0
   per = {}
   for name, s in scored.scores.items():
     order = np.argsort(-s, kind="stable")
@@ -168,7 +169,7 @@ def metrics_with_bootstrap(scored: Scored, references: tuple, n_boot: int, seed:
     resampled = _weighted_auc_ap(s, order, scored.labels, gene_w[1:], index, np.float32)
     auc, ap = (np.r_[a, b] for a, b in zip(point, resampled))
     hit = (rank_w * scored.hits[name]).sum(1) / np.maximum((rank_w * scored.positives).sum(1), 1e-12)
-    per[name] = {"auc": auc, "aupr": ap, "hit@20": hit}
+    per[name] = {"auc": auc, "aupr": ap, HIT: hit}
   out = {}
   for name, values in per.items():
     out[name] = {m: float(values[m][0]) for m in METRICS}

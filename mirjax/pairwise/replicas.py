@@ -12,10 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from mirjax import rng
+from mirjax.train.loop import FINAL_PREFIX  # the optional model fit on all labelled pairs
 
 # Stage names: checkpoint directories, metrics.jsonl rows and random streams (mirjax/rng.py).
 AE_STAGE, CLASSIFIER_STAGE = "ae", "classifier"
-FINAL_PREFIX = "final_"  # the optional model fit on all labelled pairs: final_ae, final_classifier
 
 
 @dataclasses.dataclass(frozen=True)

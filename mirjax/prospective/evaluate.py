@@ -16,7 +16,7 @@ import numpy as np
 from absl import logging
 
 from mirjax import atomic, provenance, rng
-from mirjax.data import keysets, protocols
+from mirjax.data import keysets, mirtarbase, protocols
 from mirjax.data.universe import Universe
 from mirjax.evaluation import cv_results, record_baselines
 from mirjax.evaluation import prospective as measures
@@ -131,7 +131,7 @@ def _counts(split: protocols.Split) -> dict:
   return {"protocol": split.protocol, "label": split.label, "index": split.index,
           "training_records": int(split.train.sum()), "now": split.now,
           "positives": int(len(split.positives)),
-          "positives_by_evidence": dict(zip(("strong", "clip", "other_ht"),
-                                            np.bincount(split.evidence, minlength=3).tolist())),
+          "positives_by_evidence": dict(zip(mirtarbase.EVIDENCE, np.bincount(
+              split.evidence, minlength=len(mirtarbase.EVIDENCE)).tolist())),
           "negatives": int(len(split.negatives)), "test_mirnas": int(split.test_mirnas.sum()),
           "test_genes": int(split.test_genes.sum())}

@@ -30,12 +30,11 @@ from absl import logging
 from mirjax import atomic, rng
 from mirjax.data import mirtarbase, protocols, sequences
 from mirjax.data import universe as universe_lib
-from mirjax.prospective import features, stage
+from mirjax.prospective import features, files, stage
 from mirjax.prospective.files import DIR, NODES, PAIRS, PAIRS_BY_MIRNA, RECORDS
 from mirjax.train import loop
 
 ROW_GROUP = 1 << 16  # rows per parquet row group: a node's rows span one or two
-FINAL = "final_"  # the model of all records: checkpoints/final_prospective
 STATUS = ("unknown", "positive", "nonfunctional_record")
 
 
@@ -64,7 +63,7 @@ def run(u: universe_lib.Universe, section, train_section, top: int, rows_seed: i
   stats = features.SequenceStats(u).of_records(everything.train)
   rows = [stage.window_examples(u, everything, stats, section,
                                 rng.generator(rows_seed, "prospective_windows", 0, 99))]
-  store = loop.Store.of_workdir(workdir, train_section).grouped(FINAL)
+  store = loop.Store.of_workdir(workdir, train_section).grouped(loop.FINAL_PREFIX)
   trained = stage.train(rows, np.zeros(len(section.seeds), int), np.asarray(section.seeds),
                         section, train_section, store)
   del rows
@@ -96,9 +95,9 @@ def run(u: universe_lib.Universe, section, train_section, top: int, rows_seed: i
   # 2-core AMD EPYC).
   with concurrent.futures.ThreadPoolExecutor(1) as pool:
     by_gene = pool.submit(_write_outputs, table, unknown, "gene", os.path.join(out, PAIRS),
-                          os.path.join(out, "top_by_gene.csv"), top)
+                          os.path.join(out, files.top_list("gene")), top)
     _write_outputs(table.iloc[by_mirna], unknown[by_mirna], "mirna",
-                   os.path.join(out, PAIRS_BY_MIRNA), os.path.join(out, "top_by_mirna.csv"), top)
+                   os.path.join(out, PAIRS_BY_MIRNA), os.path.join(out, files.top_list("mirna")), top)
     by_gene.result()
   del by_mirna
   _write_parquet(_records(u), os.path.join(out, RECORDS))

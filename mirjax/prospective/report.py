@@ -114,8 +114,8 @@ def write_leaderboard(workdir: str, results: dict, metrics: pd.DataFrame) -> str
   lines = [f"# Prospective leaderboard: the {u['universe']} universe "
            f"({u['n_mirna']:,} miRNAs x {u['n_gene']:,} genes)", "",
            "Every scorer on the same splits; AUC and AUPR of the test positives against never-"
-           "recorded pairs of the split's nodes, hit@20 = the share of a test gene's new partners "
-           "among its 20 top-ranked candidates. The model's score for all and CLIP-only positives is "
+           f"recorded pairs of the split's nodes, {measures.HIT} = the share of a test gene's new "
+           f"partners among its {measures.K} top-ranked candidates. The model's score for all and CLIP-only positives is "
            "the odds of any validation (`model`), for strong-only ones the odds of a strong one "
            "(`model_strong`); 'beats every baseline' = its difference from each exceeds the paired "
            "gene-cluster bootstrap SE. Folds are pooled (mean over folds weighted by their test "
@@ -139,7 +139,7 @@ def write_leaderboard(workdir: str, results: dict, metrics: pd.DataFrame) -> str
       n = int(rows.drop_duplicates("split")["positives"].sum())
       lines += [f"**{subset}** ({n:,} positives"
                 f"{' over its folds' if protocol not in ONE_BY_ONE else ''})", "",
-                "| scorer | AUC | AUPR | hit@20 |", "|---|---|---|---|"]
+                f"| scorer | AUC | AUPR | {measures.HIT} |", "|---|---|---|---|"]
       for scorer in sorted(table, key=lambda s: -table[s]["auc"]["mean"]):
         bold = "**" if scorer == SCORE_OF[subset] else ""
         lines.append(f"| {bold}{scorer}{bold} | " + " | ".join(

@@ -60,6 +60,10 @@ class Stage:
     """Examples (full batches only) or steps each replica does per epoch."""
     return self.n_fit // self.batch_size * self.batch_size
 
+# The stages of a model fit on all labelled pairs or records (after the cross-validated replicas):
+# checkpoints/final_* and, for the pairwise family, the random streams of mirjax/rng.py.
+FINAL_PREFIX = "final_"
+
 
 @dataclasses.dataclass(frozen=True)
 class Store:
