@@ -124,6 +124,9 @@ def _check_question(mode: str) -> None:
   if given and mode not in ("query", "predict"):
     raise SystemExit(f"error: {' '.join(given)} ask a question, which --mode={mode} does not "
                      "answer; add --mode=query (or --mode=predict).")
+  empty = [f"--{flag.name}" for flag in (_MIRNA, _GENE) if flag.present and not flag.value.strip()]
+  if empty:  # else the grid would quietly answer another question: its top pairs overall
+    raise SystemExit(f"error: {' '.join(empty)} names nothing; give a name, or leave it out.")
 
 
 def main(argv):

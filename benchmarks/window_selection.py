@@ -36,9 +36,9 @@ _UNIVERSE = flags.DEFINE_enum("universe", "whole", list(universe_lib.UNIVERSES),
 _SHAPED = flags.DEFINE_bool("shaped_windows", True, "config.prospective.shaped_windows.")
 
 
-def left_out(u: universe_lib.Universe, config) -> universe_lib.Universe:
-  """The universe without the reported fold 1 of the protocols in config.protocols."""
-  reported = {s.protocol: s for s in protocols.splits(u, config.protocols) if s.index == 0}
+def left_out(u: universe_lib.Universe, section) -> universe_lib.Universe:
+  """The universe without the reported fold 1 of the protocols in section `protocols`."""
+  reported = {s.protocol: s for s in protocols.splits(u, section) if s.index == 0}
   r = u.records
   if "papers" in reported:
     logging.info("left out: %d records of the papers fold 1", (~reported["papers"].train).sum())
@@ -60,7 +60,7 @@ def main(argv):
   c.protocols.protocols = (("cold_mirna", "cold_gene") if _PROTOCOL.value == "cold"
                            else ("papers",))
   c.prospective.shaped_windows = _SHAPED.value
-  inner = left_out(universe_lib.build(_UNIVERSE.value, c.data), c)
+  inner = left_out(universe_lib.build(_UNIVERSE.value, c.data), c.protocols)
   os.makedirs(_WORKDIR.value)
   evaluate.run(inner, c.protocols, c.prospective, c.train, _WORKDIR.value, time.perf_counter(),
                lambda: workdir.write_header(c, _WORKDIR.value, "window_selection", features.INPUTS))

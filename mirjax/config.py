@@ -180,7 +180,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.protocols.ranking_genes = 2000  # hit@20: at most this many test genes ranked per split
   c.protocols.bootstrap = 50  # paired gene-cluster bootstrap resamples of every SE
   # Splits evaluated at once, each in its own thread: the evaluation is mostly single-threaded NumPy
-  # (configs/whole.py at 84c7b8ea: evaluation 944 s -> 714 s with 2; peak RSS 8.03 -> 8.06 GB).
+  # (measured in docs/reports/prospective.md, Timings).
   c.protocols.workers = 2
 
   # The prospective model (mirjax/prospective/): an MLP on pair features trained on inner windows
@@ -403,9 +403,8 @@ def _validate_protocols(p: ml_collections.ConfigDict, m: ml_collections.ConfigDi
            and max(p.cuts) < p.end, "protocols.cuts", p.cuts,
            f"must be distinct ascending PMIDs below protocols.end={p.end}.")
   _require(p.folds >= 2, "protocols.folds", p.folds, "needs at least 2 folds.")
-  for name in ("negatives_ratio",):
-    _require(p[name] > 0 and m[name] > 0, f"protocols/prospective.{name}", (p[name], m[name]),
-             "must be > 0.")
+  _require(p.negatives_ratio > 0 and m.negatives_ratio > 0, "protocols/prospective.negatives_ratio",
+           (p.negatives_ratio, m.negatives_ratio), "must be > 0.")
   for name in ("ranking_genes", "bootstrap"):
     _require(p[name] >= 2, f"protocols.{name}", p[name], "must be at least 2.")
   _require(p.workers >= 1, "protocols.workers", p.workers, "must be at least 1.")

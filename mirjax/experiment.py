@@ -194,6 +194,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
     final = family.whole_member(config, ds) if config.predict.final_model else None
     table = predict_lib.predict_grid(ds, fam.restore(replicas.members, replicas.store), workdir,
                                      fam, final, replicas.store)
+    query = ranking.resolved(table, query)
     ranking.print_answer(f"{query.describe()} ({workdir})", ranking.answer(table, query), fmt)
     return table
 
@@ -237,7 +238,9 @@ def _query(config: ml_collections.ConfigDict, workdir: str, query: ranking.Query
            processes: cluster.Cluster, fmt: str):
   """Answers a query from the scored grid; reads the workdir, never writes to it."""
   if not (query.mirna and query.gene):
-    rows = ranking.answer(predict_lib.read_grid(workdir), query)  # no JAX needed
+    grid = predict_lib.read_grid(workdir)  # no JAX needed
+    query = ranking.resolved(grid, query)
+    rows = ranking.answer(grid, query)
     ranking.print_answer(f"{query.describe()} ({workdir})", rows, fmt)
     return rows
   fam = _start_jax(config.train.cpu_devices, processes, {**config.to_dict(), "mode": "query"},

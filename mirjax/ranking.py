@@ -34,6 +34,13 @@ class Query:
     return f"top {self.top} {scope} overall"
 
 
+def resolved(grid: pd.DataFrame, query: Query) -> Query:
+  """The query with its names as the grid spells them (what its answer's header shows)."""
+  return dataclasses.replace(
+      query, mirna=resolve_name(query.mirna, grid["mirna"].unique(), "miRNA") if query.mirna else "",
+      gene=resolve_name(query.gene, grid["gene"].unique(), "gene") if query.gene else "")
+
+
 def answer(grid: pd.DataFrame, query: Query) -> pd.DataFrame:
   """The rows that answer a list query (not a single-pair one)."""
   if query.mirna:
@@ -47,7 +54,9 @@ FORMATS = ("table", "csv", "json")  # how --mode=query prints its answer
 
 
 def format_table(df: pd.DataFrame) -> str:
-  return df.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+  """A table for a reader: four decimals, and '-' where a value does not apply (an unknown pair's
+  evidence class) rather than NaN."""
+  return df.to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="-")
 
 
 def check_format(fmt: str) -> None:

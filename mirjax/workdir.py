@@ -135,6 +135,8 @@ def _alive(holder: dict) -> bool:
 
 
 def _describe(holder: dict) -> str:
+  if not holder:  # an empty or damaged lock file (a copy, a full disk): its holder is unknown
+    return "its lock file names no holder"
   processes = holder.get("processes", 1)
   return (f"pid {holder.get('pid')} on {holder.get('host')}"
           f"{f' (process 0 of {processes})' if processes > 1 else ''}, mode {holder.get('mode')}, "

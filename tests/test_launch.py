@@ -114,6 +114,8 @@ def test_a_question_without_query_mode_is_refused(tmp_path):
   assert p.returncode != 0 and "Traceback" not in p.stderr
   assert "--gene --top ask a question" in p.stderr and "--mode=query" in p.stderr
   assert not (tmp_path / "w").exists()
+  p = launch("--config=configs/tiny.py", f"--workdir={tmp_path / 'w'}", "--mode=query", "--gene= ")
+  assert p.returncode != 0 and "--gene names nothing" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_execution_fields_do_not_change_the_recorded_run():

@@ -103,6 +103,8 @@ def test_grid_queries_print_every_format(run, capsys, tmp_path):
       ranking.top_mirnas_for_gene(table, "GENE7", 3)["mirna"])
   with pytest.raises(MirjaxError, match="choose one of"):
     experiment.run(config, workdir, "query", ranking.Query(gene="GENE7"), fmt="xml")
+  experiment.run(config, workdir, "query", ranking.Query(gene="gene7", top=3))  # as typed
+  assert "top 3 miRNAs for GENE7 " in capsys.readouterr().out  # the header names the resolved gene
   damaged = tmp_path / "w"
   shutil.copytree(workdir, damaged)
   path = damaged / "predictions" / "all_pairs.csv"

@@ -24,8 +24,6 @@ EVIDENCE = ("strong", "clip", "other_ht")
 STRONG, CLIP, OTHER_HT = range(3)
 _CLIP = re.compile(r"clip|clash|sequencing|\bngs\b|-seq\b|seq$|degradome|\btrap\b", re.I)
 _OTHER_HT = re.compile(r"array|proteom|silac|3'\s*life|screen|\bms\b|mass spec", re.I)
-COLUMNS = {"miRNA": "mirna", "Target Gene": "gene", "Target Gene (Entrez Gene ID)": "entrez",
-           "Experiments": "experiments", "Support Type": "support", "References (PMID)": "pmid"}
 
 
 def experiment_class(experiment: str) -> int:
@@ -75,12 +73,7 @@ class Records:
 
 def read_records(path: str) -> Records:
   """Reads a miRTarBase MTI table (.csv or .csv.gz) into `Records`."""
-  df = tables.read_csv(path, usecols=lambda c: c in COLUMNS, dtype=str, keep_default_na=False)
-  missing = [c for c in COLUMNS if c not in df.columns]
-  if missing:
-    raise DataError(f"{path}: header lacks column(s) {missing}; expected a miRTarBase MTI table "
-                    f"with columns {list(COLUMNS)}.")
-  df = df.rename(columns=COLUMNS)
+  df = tables.read_mti(path, tables.MTI_NAMES).rename(columns=tables.MTI_NAMES)
   for column in ("mirna", "gene", "support", "experiments"):
     df[column] = df[column].str.strip()
   for column in ("pmid", "entrez"):

@@ -154,7 +154,15 @@ class Seed:
       raise ValueError(f"a mature miRNA needs A/C/G/U at nt 2-8; got {mature!r}")
     complement = 3 - codes  # A<->T (0<->3), C<->G (1<->2)
     target = complement[1:7][::-1]  # nt 7..2, complemented: the UTR reads 5'->3'
-    return cls(int(np.dot(target, 4 ** np.arange(5, -1, -1))), int(complement[7]))
+    return cls(int(np.dot(target, _PLACES)), int(complement[7]))
+
+
+_PLACES = 4 ** np.arange(5, -1, -1)  # a 6-mer's code: its bases (A, C, G, T = 0..3) in base 4
+
+
+def _context_column(before, six, after):
+  """The Contexts column of a 6-mer (its code) with the bases before and after it (0..4, 4: N)."""
+  return (before * 4 ** 6 + six) * 5 + after
 
 
 class Contexts(NamedTuple):
@@ -192,10 +200,9 @@ def contexts(utrs: list[str]) -> Contexts:
       continue
     windows = np.lib.stride_tricks.sliding_window_view(codes, 6)
     valid = (windows < _N).all(1)
-    six = windows.astype(np.int64) @ (4 ** np.arange(5, -1, -1))
-    before = np.r_[_N, codes[:n - 1]].astype(np.int64)
-    after = np.r_[codes[6:], _N].astype(np.int64)
-    code = (before * 4096 + six) * 5 + after
+    six = windows.astype(np.int64) @ _PLACES
+    code = _context_column(np.r_[_N, codes[:n - 1]].astype(np.int64), six,
+                           np.r_[codes[6:], _N].astype(np.int64))
     cols.append(code[valid])
     rows.append(np.full(int(valid.sum()), u, np.int32))
     au.append(_flank_au(codes, n)[valid])
@@ -234,7 +241,7 @@ def seed_sites(seeds: list[Seed], ctx: Contexts) -> tuple[np.ndarray, np.ndarray
     by_target.setdefault(seed.target6, []).append(i)
   before, after = np.meshgrid(np.arange(5), np.arange(5), indexing="ij")
   for target, members in by_target.items():
-    cols = ((before * 4096 + target) * 5 + after).ravel()
+    cols = _context_column(before, target, after).ravel()
     blocks = [m[:, cols].toarray().reshape(-1, 5, 5) for m in ctx]  # [n_utr, before, after]
     for i in members:
       count, *sums = (_by_type(b, seeds[i].m8) for b in blocks)

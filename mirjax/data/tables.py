@@ -14,7 +14,11 @@ import scipy.sparse
 from mirjax.errors import DataError
 
 NAME_COLUMN = "label"
-MTI_COLUMNS = ("miRNA", "Target Gene", "Support Type")
+# A miRTarBase MTI table's columns that mirjax reads, and their short names.
+MTI_NAMES = {"miRNA": "mirna", "Target Gene": "gene", "Target Gene (Entrez Gene ID)": "entrez",
+             "Experiments": "experiments", "Support Type": "support", "References (PMID)": "pmid"}
+# the grid reads these three
+MTI_COLUMNS = tuple(k for k, v in MTI_NAMES.items() if v in ("mirna", "gene", "support"))
 FUNCTIONAL_SUPPORT = ("Functional MTI", "Functional MTI (Weak)")
 
 
@@ -101,14 +105,20 @@ class SideGraph:
 CLONE_JACCARD = 0.5
 
 
-def read_grid_evidence(path: str, mirnas: tuple[str, ...], genes: tuple[str, ...]) -> GridEvidence:
-  """Reads a miRTarBase MTI table (.csv or .csv.gz) and marks the grid pairs it supports."""
-  df = read_csv(path, usecols=lambda c: c in MTI_COLUMNS, dtype=str, keep_default_na=False)
-  missing = [c for c in MTI_COLUMNS if c not in df.columns]
+def read_mti(path: str, columns) -> pd.DataFrame:
+  """The named columns of a miRTarBase MTI table (.csv or .csv.gz), as text; a missing one is an
+  error naming the file."""
+  df = read_csv(path, usecols=lambda c: c in columns, dtype=str, keep_default_na=False)
+  missing = [c for c in columns if c not in df.columns]
   if missing:
     raise DataError(f"{path}: header lacks column(s) {missing}; expected a miRTarBase MTI table "
-                    f"with columns {list(MTI_COLUMNS)}.")
-  return grid_evidence(df, mirnas, genes)
+                    f"with columns {list(columns)}.")
+  return df
+
+
+def read_grid_evidence(path: str, mirnas: tuple[str, ...], genes: tuple[str, ...]) -> GridEvidence:
+  """Reads a miRTarBase MTI table (.csv or .csv.gz) and marks the grid pairs it supports."""
+  return grid_evidence(read_mti(path, MTI_COLUMNS), mirnas, genes)
 
 
 def grid_evidence(mti: pd.DataFrame, mirnas: tuple[str, ...], genes: tuple[str, ...]) -> GridEvidence:

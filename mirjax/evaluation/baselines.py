@@ -80,17 +80,19 @@ def truncated_svd(train, rank: int) -> np.ndarray:
   return reconstruction.T if wide else reconstruction
 
 
-def _ease_columns(x: np.ndarray, lam: float, side_gram=0.0) -> np.ndarray:
-  """X B with B the EASE item-item weights over the columns of X (Steck 2019).
-
-  B minimises ||X - X B||^2 + lam ||B||^2 subject to diag(B) = 0; closed form with
-  P = (X^T X + lam I)^-1: B_ij = -P_ij / P_jj (i != j), B_jj = 0. `side_gram` adds to X^T X the
-  Gram of rows that are not scored (the side graph's).
-  """
-  p = np.linalg.inv(x.T @ x + side_gram + lam * np.eye(x.shape[1]))
+def ease_weights(p: np.ndarray) -> np.ndarray:
+  """The EASE item-item weights B (Steck 2019) from P = (X^T X + lam I)^-1: B minimises
+  ||X - X B||^2 + lam ||B||^2 subject to diag(B) = 0, in closed form B_ij = -P_ij / P_jj (i != j),
+  B_jj = 0."""
   b = -p / np.diag(p)[None, :]
   np.fill_diagonal(b, 0.0)
-  return x @ b
+  return b
+
+
+def _ease_columns(x: np.ndarray, lam: float, side_gram=0.0) -> np.ndarray:
+  """X B with B the EASE weights over the columns of X. `side_gram` adds to X^T X the Gram of rows
+  that are not scored (the side graph's)."""
+  return x @ ease_weights(np.linalg.inv(x.T @ x + side_gram + lam * np.eye(x.shape[1])))
 
 
 def ease(train, lam: float) -> np.ndarray:

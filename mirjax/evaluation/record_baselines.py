@@ -27,6 +27,7 @@ import scipy.linalg
 import scipy.sparse
 
 from mirjax.data import keysets
+from mirjax.evaluation import baselines
 from mirjax.prospective import features as features_lib
 
 NAMES = ("degree_product", "strong_degree_product", "recent_degree", "ease_gene", "ease_mirna",
@@ -79,9 +80,7 @@ def ease_gene_side(graph: Graph, lam: float) -> np.ndarray:
 
 def ease_mirna_side(graph: Graph, lam: float) -> np.ndarray:
   """B_m^T X with B_m the EASE weights over the rows (miRNAs) of X: a direct n_mirna^2 inverse."""
-  p = _regularized_inverse(graph.gram, lam)
-  b = -p / np.diag(p)[None, :]
-  np.fill_diagonal(b, 0.0)
+  b = baselines.ease_weights(_regularized_inverse(graph.gram, lam))
   return np.asarray(graph.x.T.dot(b).T, np.float32)
 
 
