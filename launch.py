@@ -56,14 +56,25 @@ def _unquoted(text: str) -> str:
   return text
 
 
+def _config_path(argv) -> str | None:
+  """The --config file as given (`--config=F`, `--config F`; ml_collections' `F:args` suffix off)."""
+  for i, arg in enumerate(argv[1:], 1):
+    if arg.startswith("--config="):
+      return arg.split("=", 1)[1].split(":", 1)[0]
+    if arg == "--config" and i + 1 < len(argv):
+      return argv[i + 1].split(":", 1)[0]
+  return None
+
+
 def _config_file_problem(e: Exception, argv) -> str | None:
   """What went wrong in the --config file itself (absl loads it while parsing the flags), in one
   line with its line number; None for an error raised elsewhere."""
-  path = next((a.split("=", 1)[1] for a in argv[1:] if a.startswith("--config=")), None)
+  path = _config_path(argv)
   if path is None:
     return None
-  real = os.path.realpath(path)
-  while e is not None:  # absl re-raises the file's own error as a flags.Error
+  real, seen = os.path.realpath(path), set()
+  while e is not None and id(e) not in seen:  # absl re-raises the file's own error as a flags.Error
+    seen.add(id(e))
     if isinstance(e, SyntaxError) and e.filename and os.path.realpath(e.filename) == real:
       return f"line {e.lineno}: {e.msg}"
     if isinstance(e, AttributeError) and "get_config" in str(e):
@@ -85,8 +96,7 @@ def parse_flags(argv):
   except Exception as e:  # pylint: disable=broad-except
     problem = _config_file_problem(e, argv)
     if problem:
-      path = next(a.split("=", 1)[1] for a in argv[1:] if a.startswith("--config="))
-      raise SystemExit(f"error: --config={path} cannot be loaded: {problem}") from None
+      raise SystemExit(f"error: --config={_config_path(argv)} cannot be loaded: {problem}") from None
     if isinstance(e, (AttributeError, KeyError)):
       lines = [line.strip() for line in _unquoted(str(e.args[0] if e.args else e)).splitlines()]
       field = "; ".join([lines[0] if lines[0][:1] in "'\"" else repr(lines[0])] + lines[1:])
@@ -153,8 +163,8 @@ def main(argv):
     _stop(f"error: {e}", processes)
   except KeyboardInterrupt:
     if not processes.distributed:  # checkpoints are written atomically: the same command resumes
-      raise SystemExit("interrupted: rerun the same command to resume from the newest "
-                       "checkpoint.") from None
+      raise SystemExit("interrupted: rerun the same command (training resumes from its newest "
+                       "checkpoint).") from None
     # At once, with sockets closed: JAX's shutdown barrier would hold the peers for minutes.
     _stop(processes.stopped("interrupted"), processes)
   except Exception as e:  # a peer gone (gloo reports its socket closed), or any other failure

@@ -134,7 +134,8 @@ def mirjax_lstm_epoch(n_replicas: int, batch: int, n_batches: int, devices: int 
       clf.init(k, jnp.zeros((2, IN_DIM)))["params"], {}, tx, k))(keys)
   draw = np.random.default_rng(0)
   data = loop.ReplicaData(
-      own={"latent": jnp.asarray(draw.normal(size=(n_replicas, n, 16)), jnp.float32),
+      own={"latent": jnp.asarray(draw.normal(size=(n_replicas, n, _PAPER.ae.latent)),
+                                 jnp.float32),
            "mean": jnp.zeros((n_replicas, IN_DIM)), "std": jnp.ones((n_replicas, IN_DIM)),
            "fit_idx": jnp.tile(jnp.arange(n, dtype=jnp.int32), (n_replicas, 1)),
            "val_idx": jnp.zeros((n_replicas, 0), jnp.int32)},
@@ -278,42 +279,42 @@ def main(argv):
   #    every minibatch split (the rule before), all folds on one device (vmapped, or one after
   #    another), PyTorch; each optimization switched off (autodiff backward) or on beyond the
   #    default (bfloat16 matmuls, the oneDNN LSTM).
-  d = len(jax.devices())
-  default = placement.Placement.create(folds, batch_size=128)
-  unsplit = placement.Placement.create(folds, batch_size=128, batch_shards=1)
-  split_all = d > 1 and 128 % d == 0
+  d, batch = len(jax.devices()), PAPER["lstm_batch"]
+  default = placement.Placement.create(folds, batch_size=batch)
+  unsplit = placement.Placement.create(folds, batch_size=batch, batch_shards=1)
+  split_all = d > 1 and batch % d == 0
   setups = {
       f"mirjax, 5 folds, default placement ({default.describe(folds)})": mirjax_lstm_epoch(
-          folds, 128, n_batches),
+          folds, batch, n_batches),
       "mirjax, 5 folds, default placement, vmapped per device": mirjax_lstm_epoch(
-          folds, 128, n_batches, replica_loop="vmap"),
+          folds, batch, n_batches, replica_loop="vmap"),
       f"mirjax, 5 folds, minibatches not split ({unsplit.describe(folds)})": mirjax_lstm_epoch(
-          folds, 128, n_batches, batch_shards=1),
-      "mirjax, 5 folds vmapped on one device": mirjax_lstm_epoch(folds, 128, n_batches, 1, "vmap"),
+          folds, batch, n_batches, batch_shards=1),
+      "mirjax, 5 folds vmapped on one device": mirjax_lstm_epoch(folds, batch, n_batches, 1, "vmap"),
       "mirjax, 5 folds one after another on one device": mirjax_lstm_epoch(
-          folds, 128, n_batches, 1, "map"),
+          folds, batch, n_batches, 1, "map"),
       "mirjax, default placement, scan-autodiff backward": mirjax_lstm_epoch(
-          folds, 128, n_batches, fused_backward=False),
+          folds, batch, n_batches, fused_backward=False),
       "mirjax, default placement, bfloat16 matmuls": mirjax_lstm_epoch(
-          folds, 128, n_batches, matmul_dtype="bfloat16"),
+          folds, batch, n_batches, matmul_dtype="bfloat16"),
   }
   if split_all:
-    every = placement.Placement.create(folds, batch_size=128, batch_shards=d)
+    every = placement.Placement.create(folds, batch_size=batch, batch_shards=d)
     setups[f"mirjax, 5 folds, every minibatch split ({every.describe(folds)})"] = mirjax_lstm_epoch(
-        folds, 128, n_batches, batch_shards=d)
+        folds, batch, n_batches, batch_shards=d)
   if lstm_onednn.supports(jnp.float32):  # lstm.backend=onednn: each LSTM layer one oneDNN call
     setups["mirjax, default placement, oneDNN LSTM"] = mirjax_lstm_epoch(
-        folds, 128, n_batches, backend="onednn")
+        folds, batch, n_batches, backend="onednn")
   if lstm_onednn.supports(jnp.bfloat16):
     setups["mirjax, default placement, oneDNN LSTM, bfloat16"] = mirjax_lstm_epoch(
-        folds, 128, n_batches, matmul_dtype="bfloat16", backend="onednn")
+        folds, batch, n_batches, matmul_dtype="bfloat16", backend="onednn")
     if split_all:
       setups["mirjax, every minibatch split, oneDNN LSTM, bfloat16"] = mirjax_lstm_epoch(
-          folds, 128, n_batches, batch_shards=d, matmul_dtype="bfloat16", backend="onednn")
+          folds, batch, n_batches, batch_shards=d, matmul_dtype="bfloat16", backend="onednn")
   if d == 1:  # these would repeat the one-device setups
     setups = {k: v for k, v in setups.items()
               if "vmapped per device" not in k and "not split" not in k}
-  ref = torch_setup(128, n_batches)
+  ref = torch_setup(batch, n_batches)
   if ref is not None:
     setups[TORCH_FIXED] = ref
   med = interleaved_medians({k: v[0] for k, v in setups.items()}, repeats)
@@ -363,13 +364,13 @@ def main(argv):
     r["paper_total_minutes"] = (r["paper_lstm_minutes"] + ae_minutes if "mirjax" in r["setup"]
                                 else None)
 
-  # 4. Scaling: replicas at batch 128, and batch sizes at 5 replicas (default placement).
+  # 4. Scaling: replicas at the paper's batch, and batch sizes at 5 replicas (default placement).
   if _SWEEP.value:
     sweep = {}
     for r in ((1, 2) if quick else (1, 2, 5, 10, 20)):
-      sweep[f"replicas={r},batch=128"] = mirjax_lstm_epoch(r, 128, n_batches)
+      sweep[f"replicas={r},batch={batch}"] = mirjax_lstm_epoch(r, batch, n_batches)
     for b in ((64,) if quick else (64, 512)):
-      sweep[f"replicas=5,batch={b}"] = mirjax_lstm_epoch(folds, b, max(1, n_batches * 128 // b))
+      sweep[f"replicas=5,batch={b}"] = mirjax_lstm_epoch(folds, b, max(1, n_batches * batch // b))
     med = interleaved_medians({k: v[0] for k, v in sweep.items()}, repeats)
     out["sweep"] = [{"point": k, "samples_per_s": sweep[k][1] / med[k]} for k in sweep]
 
@@ -378,7 +379,7 @@ def main(argv):
   atomic.write_text(os.path.join(_OUT.value, "throughput.md"), to_markdown(out))
   if "sweep" in out:
     pts = [(int(p["point"].split(",")[0].split("=")[1]), p["samples_per_s"]) for p in out["sweep"]
-           if p["point"].endswith("batch=128")]
+           if p["point"].endswith(f"batch={PAPER['lstm_batch']}")]
     plots.replica_scaling(os.path.join(_OUT.value, "replicas.png"), [p[0] for p in pts],
                           [p[1] for p in pts], best_torch["float32"])
   print(to_markdown(out))

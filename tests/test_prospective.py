@@ -3,6 +3,7 @@ Woodbury EASE equals the direct one, and a whole run (train, predict, query) end
 
 import contextlib
 import dataclasses
+import gzip
 import io
 import json
 import os
@@ -223,21 +224,36 @@ def test_later_papers_move_no_input_of_a_temporal_split(universe, files, tmp_pat
   later = set(table.loc[functional & (pmid >= now), "Target Gene"]) - set(
       table.loc[functional & (pmid < now), "Target Gene"])
   # a non-functional record before the present of a gene that only a later paper makes functional
+  known_mirna, known_too = table.loc[functional & (pmid < now), "miRNA"].unique()[:2]
   extra = table[table["Target Gene"] == sorted(later)[0]].head(1).assign(**{
-      "Support Type": "Non-Functional MTI", "References (PMID)": str(now - 1),
-      "miRNA": table.loc[functional & (pmid < now), "miRNA"].iloc[0]})
-  table = pd.concat([table, extra])
+      "Support Type": "Non-Functional MTI", "References (PMID)": str(now - 1), "miRNA": known_mirna})
+  # and a miRNA that only a later paper records, in a seed family of two known miRNAs
+  mature_file = sources.SOURCES["mirbase_mature"].filename
+  mature = sequences.read_mature(os.path.join(files, mature_file))
+  seed = mature[known_mirna].sequence[:8]
+  mature[known_too] = mature[known_too]._replace(sequence=seed + mature[known_too].sequence[8:])
+  mature["hsa-miR-9999-5p"] = sequences.Mature("MIMAT9999999", seed + "ACGTACGTACGTAC")
+  newcomer = table[functional & (table["miRNA"] == known_mirna)].head(1).assign(**{
+      "miRNA": "hsa-miR-9999-5p", "References (PMID)": str(now + 1)})
+  table = pd.concat([table, extra, newcomer])
   for kept, directory in ((table, tmp_path / "full"), (table[table["References (PMID)"].astype(int)
                                                              < now], tmp_path / "cut")):
     directory.mkdir()
     for name in os.listdir(files):
       shutil.copy(os.path.join(files, name), directory / name)
     kept.to_csv(directory / mti, index=False)
+    with gzip.open(directory / mature_file, "wt") as f:
+      f.writelines(f">{name} {m.accession} Homo sapiens\n{m.sequence.replace('T', 'U')}\n"
+                   for name, m in mature.items())
   u = universe_lib.build("whole", _config(str(tmp_path / "full")).data)
   split = next(s for s in protocols.splits(u, c.protocols) if s.protocol == "temporal")
   assert split.now == now
+  fam = u.content.seed_family
+  newcomer_at, sibling_at = (list(u.records.mirnas).index(n) for n in ("hsa-miR-9999-5p", known_mirna))
+  assert fam[newcomer_at] == fam[sibling_at] >= 0  # the family statistics are exercised
+  assert fam[list(u.records.mirnas).index(known_too)] == fam[sibling_at]
   cut = universe_lib.build("whole", _config(str(tmp_path / "cut")).data)
-  assert cut.shape[0] < u.shape[0] or cut.shape[1] < u.shape[1]  # later papers added nodes
+  assert cut.shape[0] < u.shape[0] and cut.shape[1] < u.shape[1]  # later papers added nodes
   m, g = np.divmod(np.arange(cut.shape[0] * cut.shape[1]), cut.shape[1])
   full_m = pd.Index(u.records.mirnas).get_indexer(cut.records.mirnas)[m]  # the same pairs, by name
   full_g = pd.Index(u.records.genes).get_indexer(cut.records.genes)[g]

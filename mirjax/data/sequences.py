@@ -34,7 +34,7 @@ _CODE = np.full(256, _N, np.uint8)
 for _i, _b in enumerate(_BASES):
   _CODE[ord(_b)] = _CODE[ord(_b.lower())] = _i
 _CODE[ord("U")] = _CODE[ord("u")] = 3  # RNA reads as DNA
-_N_CONTEXT = 5 * 4 ** 6 * 5  # (base before, 6-mer, base after)
+_N_CONTEXT = 5 * 4 ** 6 * 5  # (base before, 6-mer, base after): _context_column's range
 _A = 0
 # The a priori efficacy of each site type (8mer > 7mer-m8 > 7mer-A1 > 6mer; Bartel 2009): the weights
 # of the seed-site score (the seed-site baseline) and of a pair's site-context averages.
@@ -167,7 +167,7 @@ def _context_column(before, six, after):
 
 class Contexts(NamedTuple):
   """Tallies over every 6-mer of each UTR, one column per (base before, 6-mer, base after) (columns:
-  (before * 4096 + six) * 5 + after; a 6-mer with an N in it not counted): how many there are, and
+  `_context_column`; a 6-mer with an N in it not counted): how many there are, and
   the sums of two things TargetScan's context score reads at a site (Grimson et al. 2007): the
   A/U share of its flanks and how far it lies from the UTR's nearer end. Both are read on the
   deduplicated UTR (`deduplicated`): where the table repeated stretches, positions are those of the

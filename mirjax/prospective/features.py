@@ -1,8 +1,8 @@
 """What a pair looks like before it is validated: features from the records a split may read.
 
-`Features(universe, records, now)` reads only `records` (a bool mask of the table: a split's training
-records, cut further at an earlier `now` for the model's inner windows) and the sequences, which are
-the same in every split. Per node: distinct partners overall and per evidence class, distinct papers,
+`Features(universe, records, now, stats, recent)` reads only `records` (a bool mask of the table: a
+split's training records, cut further at an earlier `now` for the model's inner windows), the
+sequences, which are the same in every split, and `stats` of the split's known nodes. Per node: distinct partners overall and per evidence class, distinct papers,
 partners first reported recently, CLIP and strong records recently, a recency-decayed degree, the age
 of its first and last record, partners with non-functional records only; per miRNA also its seed
 family's degree and size, how many UTRs its seed hits, the seed's G/C share and when miRBase catalogued
@@ -35,8 +35,9 @@ from mirjax.data.universe import Universe
 # 5: node ages as quantiles among the present's known nodes; 6: 52 inputs (recent strong records);
 # 7: 54 inputs (when miRBase and NCBI catalogued the miRNA and the gene); 8: every statistic over
 # nodes (count means, site-score standardization, site rates, family sizes, non-functional partners)
-# over the nodes the split's training records know, not over the universe's.
-INPUTS = 8
+# over the nodes the split's training records know, not over the universe's; 9: the count means over
+# the known nodes' counts alone (an unknown miRNA's family degree had entered them).
+INPUTS = 9
 INPUTS_CHANGE = ("node statistics are taken over the nodes known at the split's present, not over "
                  "the whole table's")
 
@@ -82,10 +83,12 @@ class SequenceStats:
     known_m = np.bincount(r.mirna[f], minlength=self.u.shape[0]) > 0
     known_g = np.bincount(r.gene[f], minlength=self.u.shape[1]) > 0
 
+    squares = np.square(self.score)  # 156 MB on the whole table, for this call only
+
     def mean_sd(over: np.ndarray, axis: int):
       w = over.astype(np.float32) / max(int(over.sum()), 1)
       mean = w @ self.score if axis == 0 else self.score @ w
-      square = w @ np.square(self.score) if axis == 0 else np.square(self.score) @ w
+      square = w @ squares if axis == 0 else squares @ w
       return mean, np.sqrt(np.maximum(square - mean * mean, 0.0)) + np.float32(1e-3)
     gene_mean, gene_std = mean_sd(known_m & c.has_seed, 0)
     utr = known_g & (c.utr_length > 0)
@@ -94,6 +97,7 @@ class SequenceStats:
     fam = c.seed_family
     members = np.bincount(fam[(fam >= 0) & known_m], minlength=fam.max() + 1)
     family_size = np.where(fam >= 0, members[np.maximum(fam, 0)] - known_m, 0)
+    del squares
     return NodeStats(gene_mean, gene_std, mirna_mean, mirna_std, self.seven @ w,
                      c.sites[..., 3] @ w, family_size, self.predicted)
 
@@ -110,7 +114,8 @@ def _log_relative(count: np.ndarray, known: np.ndarray) -> np.ndarray:
   docs/reports/prospective.md), so raw counts drift between training and test. A node with no record
   reads 0 whatever the table's size, as a cold split's new nodes do in its windows and its test alike
   (log(1 + count) - log(total) put them at -log(total), which differs between the two)."""
-  return np.log1p(count * (max(int(known.sum()), 1) / max(float(count.sum()), 1.0)))
+  # over the known nodes alone: an unknown miRNA's family degree counts its known relatives
+  return np.log1p(count * (max(int(known.sum()), 1) / max(float(count[known].sum()), 1.0)))
 
 
 def _quantile(age: np.ndarray, known: np.ndarray, unknown: float) -> np.ndarray:

@@ -168,8 +168,9 @@ def _gene_matched(positives: np.ndarray, n: int, mirnas: np.ndarray, shape, reco
     keys = rows[draw.integers(0, len(rows), len(genes))] * shape[1] + genes
     out = keysets.union(out, keys[~keysets.is_member(keys, recorded)])
   if len(out) < n:
-    raise ConfigError(f"only {len(out)} gene-matched negatives for {n}: every known miRNA of the "
-                      "window's positive genes is recorded; lower prospective.matched_negatives.")
+    raise ConfigError(f"only {len(out)} of {n} gene-matched negatives found in 50 rounds of draws "
+                      "(most known miRNAs of the window's positive genes are recorded); lower "
+                      "prospective.matched_negatives.")
   return draw.permutation(out)[:n]
 
 
