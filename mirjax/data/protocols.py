@@ -65,8 +65,9 @@ def _pair_classes(records: mirtarbase.Records, keys: np.ndarray) -> np.ndarray:
   return pairs.evidence[np.searchsorted(pairs.key, keys)]
 
 
-def _known(records: mirtarbase.Records, mask: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
-  """Nodes with a functional record among records[mask]."""
+def known_nodes(records: mirtarbase.Records, mask: np.ndarray,
+                shape) -> tuple[np.ndarray, np.ndarray]:
+  """Nodes with a functional record among records[mask]: those a split's present knows."""
   m, g = np.zeros(shape[0], bool), np.zeros(shape[1], bool)
   keep = mask & records.functional
   m[records.mirna[keep]] = True
@@ -152,7 +153,7 @@ def splits(u: Universe, section) -> list[Split]:
       for i, t in enumerate(cuts):
         end = cuts[i + 1] if i + 1 < len(cuts) else section.end
         train = r.pmid < t
-        km, kg = _known(r, train, u.shape)
+        km, kg = known_nodes(r, train, u.shape)
         out.append(_split(u, protocol, i, f"T={t / 1e6:.1f}M", train, t,
                           (r.pmid >= t) & (r.pmid < end), km, kg, **args))
     else:
@@ -165,7 +166,7 @@ def splits(u: Universe, section) -> list[Split]:
         record_fold = node_fold[side]
         for f in range(k):
           train = record_fold != f
-          km, kg = _known(r, train, u.shape)
+          km, kg = known_nodes(r, train, u.shape)
           new = node_fold == f
           mirnas, genes = (new, kg) if protocol == "cold_mirna" else (km, new)
           out.append(_split(u, protocol, f, f"fold {f + 1}/{k}", train, present(train), ~train,
@@ -182,7 +183,7 @@ def splits(u: Universe, section) -> list[Split]:
         record_fold[hit] = pair_fold[np.searchsorted(keys, r.pair[hit])]
       for f in range(k):
         train = record_fold != f
-        km, kg = _known(r, train, u.shape)
+        km, kg = known_nodes(r, train, u.shape)
         out.append(_split(u, protocol, f, f"fold {f + 1}/{k}", train, present(train),
                           record_fold == f, km, kg, **args))
   return out

@@ -2,11 +2,12 @@
 
 `Features(universe, records, now, stats, recent)` reads only `records` (a bool mask of the table: a
 split's training records, cut further at an earlier `now` for the model's inner windows), the
-sequences, which are the same in every split, and `stats` of the split's known nodes. Per node: distinct partners overall and per evidence class, distinct papers,
-partners first reported recently, CLIP and strong records recently, a recency-decayed degree, the age
-of its first and last record, partners with non-functional records only; per miRNA also its seed
-family's degree and size, how many UTRs its seed hits, the seed's G/C share and when miRBase catalogued
-it; per gene its UTR length, A/U share and when NCBI catalogued it (its Entrez ID).
+sequences, which are the same in every split, and `stats` of the split's known nodes. Per node:
+distinct partners overall and per evidence class, distinct papers, partners first reported recently,
+CLIP and strong records recently, a recency-decayed degree, the age of its first and last record,
+partners with non-functional records only; per miRNA also its seed family's degree and size, how many
+UTRs its seed hits, the seed's G/C share and when miRBase catalogued it; per gene its UTR length, A/U
+share and when NCBI catalogued it (its Entrez ID).
 Per pair: seed sites of each type, their density, their flank A/U share and distance to the UTR's
 nearer end, the site score standardized within the gene and within the miRNA, TargetScan and PITA
 membership, and the degree products. A pair's own earlier records are no feature: every training
@@ -15,8 +16,8 @@ in training and sent the scores of pairs with a non-functional record to +-400 l
 Counts enter relative to their mean over the present's known nodes (`_log_relative`) and ages as
 quantiles among them (`_quantile`), so that windows read at earlier presents and the test share one
 scale; the sequences' node statistics (`NodeStats`) are taken over the nodes a split's training
-records know. `gather(m, g)` builds [n, F] float32 rows for any pairs, so no dense 39 M x F array is ever
-made.
+records know. `gather(m, g)` builds [n, F] float32 rows for any pairs, so no dense 39 M x F array is
+ever made.
 """
 
 import dataclasses
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from mirjax.data import keysets, mirtarbase
+from mirjax.data import keysets, mirtarbase, protocols
 from mirjax.data.sequences import SITE_TYPES, SITE_WEIGHTS
 from mirjax.data.universe import Universe
 
@@ -78,10 +79,8 @@ class SequenceStats:
   def of_records(self, mask: np.ndarray) -> NodeStats:
     """Means over a node set as one matrix-vector product each (a subset's copy of the 156 MB score
     matrix took ten times as long)."""
-    r, c = self.u.records, self.u.content
-    f = mask & r.functional
-    known_m = np.bincount(r.mirna[f], minlength=self.u.shape[0]) > 0
-    known_g = np.bincount(r.gene[f], minlength=self.u.shape[1]) > 0
+    c = self.u.content
+    known_m, known_g = protocols.known_nodes(self.u.records, mask, self.u.shape)
 
     squares = np.square(self.score)  # 156 MB on the whole table, for this call only
 
